@@ -1,0 +1,12 @@
+"""Graph builders under the exact variable scopes of the released TF-Slim checkpoints.
+
+    fn = tlslim.nets.get_network_fn('vgg_16', num_classes=10)
+    logits, end_points = fn(images)
+    features = end_points[tlslim.nets.PENULTIMATE]
+"""
+from tlslim.nets.registry import PENULTIMATE, NetInfo, get_info, get_network_fn, manifest, names, register
+
+# Importing a net module registers it.
+from tlslim.nets import alexnet, cifarnet, inception_v1, lenet, resnet_v1, resnet_v2, vgg  # noqa: F401,E402
+
+__all__ = ["PENULTIMATE", "NetInfo", "get_info", "get_network_fn", "manifest", "names", "register"]

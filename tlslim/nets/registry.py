@@ -1,0 +1,106 @@
+"""The network registry, in the spirit of slim's `nets_factory` and torchvision's model registry.
+
+Each net module registers a `NetInfo` at import; `tlslim.nets` imports them all.
+`get_network_fn(name, num_classes, ...)` returns `fn(images) -> (logits, end_points)` with
+`logits` of shape [batch, num_classes] and `end_points[PENULTIMATE]` the classifier's input.
+"""
+import dataclasses
+import json
+import os
+from typing import Callable, Optional, Tuple
+
+from tlslim.compat import graph_mode, slim
+from tlslim.errors import TlslimError
+
+# The end_points key of the tensor the classifier reads (fc7 for VGG, the pooled vector for ResNet).
+PENULTIMATE = "PreLogits"
+
+RELEASE_URL = "http://download.tensorflow.org/models/"
+
+
+@dataclasses.dataclass(frozen=True)
+class NetInfo:
+    """What the toolkit knows about one net.
+
+    builder(images, num_classes, is_training=..., **kwargs) -> (logits, end_points)
+    arg_scope(weight_decay=...) -> the arg_scope dict the builder runs under
+    head_scope: the classifier's variable scope, e.g. 'vgg_16/fc8'
+    blocks: variable-scope prefixes of the layer groups from input to head (the head last);
+        `top N` unfreezes the last N before the head, `discriminative` gives each its own rate
+    preprocessing: name of the preprocessing style the release was trained with (see tlslim.data)
+    checkpoint_tarball / checkpoint_file: release tarball name and the checkpoint inside it
+    """
+    name: str
+    builder: Callable
+    arg_scope: Callable
+    scope: str
+    head_scope: str
+    blocks: Tuple[str, ...]
+    default_image_size: int
+    min_image_size: int
+    num_classes: int
+    preprocessing: str
+    checkpoint_tarball: Optional[str] = None
+    checkpoint_file: Optional[str] = None
+    manifest: Optional[str] = None  # file under tlslim/nets/manifests/ (release names and shapes)
+
+    @property
+    def checkpoint_url(self):
+        return RELEASE_URL + self.checkpoint_tarball if self.checkpoint_tarball else None
+
+
+_REGISTRY = {}
+
+
+def register(info):
+    if info.name in _REGISTRY:
+        raise ValueError(f"net {info.name} registered twice")
+    _REGISTRY[info.name] = info
+    return info
+
+
+def names():
+    return sorted(_REGISTRY)
+
+
+def get_info(name):
+    """The NetInfo for `name`; TlslimError listing the known nets otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise TlslimError(f"unknown model '{name}'; known models: {', '.join(names())}.") from None
+
+
+def manifest(name):
+    """The release manifest of net `name`: {'variables': {name: shape}, 'extra': {...}, ...}."""
+    info = get_info(name)
+    if not info.manifest:
+        raise TlslimError(f"no manifest is recorded for {name}.")
+    path = os.path.join(os.path.dirname(__file__), "manifests", info.manifest)
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def get_network_fn(name, num_classes, is_training=False, weight_decay=0.0, **kwargs):
+    """Return fn(images) -> (logits, end_points) building net `name` with `num_classes` outputs.
+
+    Building creates the net's model variables and nothing else. `is_training` may be a Python
+    bool or a boolean tensor; extra kwargs go to the builder (e.g. dropout_keep_prob).
+    """
+    info = get_info(name)
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise TlslimError(f"num_classes must be a positive integer, got {num_classes!r}.")
+
+    def network_fn(images):
+        graph_mode()
+        size = images.shape[1]
+        if size is not None and int(size) < info.min_image_size:
+            raise TlslimError(
+                f"{name} needs images of at least {info.min_image_size}x{info.min_image_size}, "
+                f"got {int(size)}x{int(size)}; use --image_size {info.min_image_size} or larger.")
+        with slim.arg_scope(info.arg_scope(weight_decay=weight_decay)):
+            return info.builder(images, num_classes, is_training=is_training, **kwargs)
+
+    network_fn.default_image_size = info.default_image_size
+    network_fn.info = info
+    return network_fn

@@ -1,0 +1,3 @@
+"""Writers of files in the real external formats (release checkpoints, CIFAR-10 batches, tarballs)
+and a loopback HTTP server, for tests and benchmarks. Everything they make is synthetic
+stand-in content in the exact real format, and is labelled so."""
