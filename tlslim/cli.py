@@ -9,10 +9,11 @@ A TlslimError (or a bad flag) prints `error: <message>` on stderr and exits 2, w
 traceback. Ctrl-C exits 130.
 """
 import sys
+import warnings
 
 from absl import app, flags, logging
 
-from tlslim.compat import graph_mode
+from tlslim.compat import graph_mode, tf
 from tlslim.errors import TlslimError
 
 EXIT_USAGE = 2
@@ -37,6 +38,10 @@ def run(main, argv=None):
     def wrapped(args):
         graph_mode()
         logging.set_verbosity(logging.INFO)
+        # TF 1.x APIs are the point here; their deprecation notices are noise to a student.
+        tf.get_logger().setLevel("ERROR")
+        for module in ("tensorflow", "tf_slim", "keras"):
+            warnings.filterwarnings("ignore", module=module)
         try:
             return main(args)
         except TlslimError as err:

@@ -6,14 +6,22 @@ Each net module registers a `NetInfo` at import; `tlslim.nets` imports them all.
 """
 import dataclasses
 import json
+import numbers
 import os
 from typing import Callable, Optional, Tuple
 
-from tlslim.compat import graph_mode, slim
+from tlslim.compat import graph_mode, slim, tf
 from tlslim.errors import TlslimError
 
 # The end_points key of the tensor the classifier reads (fc7 for VGG, the pooled vector for ResNet).
 PENULTIMATE = "PreLogits"
+
+
+def penultimate_collection(name):
+    """The graph collection where get_network_fn records net `name`'s PENULTIMATE tensor
+    (read by tlslim.restore.penultimate(graph, name))."""
+    return "tlslim_penultimate/" + name
+
 
 RELEASE_URL = "http://download.tensorflow.org/models/"
 
@@ -88,18 +96,25 @@ def get_network_fn(name, num_classes, is_training=False, weight_decay=0.0, **kwa
     bool or a boolean tensor; extra kwargs go to the builder (e.g. dropout_keep_prob).
     """
     info = get_info(name)
-    if not isinstance(num_classes, int) or num_classes < 1:
+    # numbers.Integral admits numpy ints (e.g. labels.max() + 1); bool is not a class count.
+    if (not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool)
+            or num_classes < 1):
         raise TlslimError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    num_classes = int(num_classes)
 
     def network_fn(images):
         graph_mode()
-        size = images.shape[1]
-        if size is not None and int(size) < info.min_image_size:
+        height, width = images.shape[1], images.shape[2]
+        if any(d is not None and int(d) < info.min_image_size for d in (height, width)):
+            got = "x".join("?" if d is None else str(int(d)) for d in (height, width))
             raise TlslimError(
                 f"{name} needs images of at least {info.min_image_size}x{info.min_image_size}, "
-                f"got {int(size)}x{int(size)}; use --image_size {info.min_image_size} or larger.")
+                f"got {got}; use --image_size {info.min_image_size} or larger.")
         with slim.arg_scope(info.arg_scope(weight_decay=weight_decay)):
-            return info.builder(images, num_classes, is_training=is_training, **kwargs)
+            logits, end_points = info.builder(images, num_classes, is_training=is_training, **kwargs)
+        if PENULTIMATE in end_points:
+            tf.add_to_collection(penultimate_collection(name), end_points[PENULTIMATE])
+        return logits, end_points
 
     network_fn.default_image_size = info.default_image_size
     network_fn.info = info

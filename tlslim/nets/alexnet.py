@@ -1,0 +1,96 @@
+"""AlexNet v2 under the variable scopes of TF-Slim's `alexnet_v2`.
+
+Krizhevsky, "One weird trick for parallelizing convolutional neural networks"
+(arXiv:1404.5997); slim's version has no LRN and turns the fully connected layers into
+convolutions (fc6 a 5x5 VALID convolution over the pool5 map, fc7/fc8 1x1).
+
+At 224x224 the graph is exactly slim's. Smaller images build with the same variables:
+a 3x3/2 max pool whose input map is smaller than 3x3 uses SAME padding instead of VALID
+(so a 2x2 or 1x1 map becomes 1x1 instead of failing), fc6 uses SAME padding when the pool5 map
+is smaller than 5x5, and a map that is not 1x1 after fc7 is average-pooled to 1x1 (see
+`tlslim.nets.vgg`). conv1 stays an 11x11/4 VALID convolution, so images need at least 11x11.
+"""
+from tlslim.compat import slim, tf
+from tlslim.nets.registry import PENULTIMATE, NetInfo, register
+from tlslim.nets.vgg import fc_padding, needs_global_pool, spatial_size
+
+_POOL = 3
+_FC6_KERNEL = 5
+
+
+def alexnet_v2_arg_scope(weight_decay=0.0005):
+    """slim's AlexNet arg scope: ReLU, L2 weight decay, biases 0.1, SAME convs, VALID pools."""
+    with slim.arg_scope([slim.conv2d, slim.fully_connected],
+                        activation_fn=tf.nn.relu,
+                        biases_initializer=tf.constant_initializer(0.1),
+                        weights_regularizer=slim.l2_regularizer(weight_decay)):
+        with slim.arg_scope([slim.conv2d], padding="SAME"):
+            with slim.arg_scope([slim.max_pool2d], padding="VALID") as sc:
+                return sc
+
+
+def _max_pool(net, scope):
+    """slim's 3x3/2 VALID max pool, or SAME when the map is smaller than the window."""
+    size = spatial_size(net)
+    padding = "SAME" if size is not None and min(size) < _POOL else "VALID"
+    return slim.max_pool2d(net, [_POOL, _POOL], 2, padding=padding, scope=scope)
+
+
+def alexnet_v2(inputs, num_classes=1000, is_training=False, dropout_keep_prob=0.5,
+               scope="alexnet_v2", fc_conv_padding=None, global_pool=None):
+    """AlexNet v2. Returns (logits [B, num_classes], end_points).
+
+    fc_conv_padding / global_pool: None chooses from the static shape (see the module doc).
+    """
+    with tf.variable_scope(scope, values=[inputs]) as sc:
+        collection = sc.original_name_scope + "_end_points"
+        with slim.arg_scope([slim.conv2d, slim.max_pool2d], outputs_collections=[collection]):
+            net = slim.conv2d(inputs, 64, [11, 11], 4, padding="VALID", scope="conv1")
+            net = _max_pool(net, "pool1")
+            net = slim.conv2d(net, 192, [5, 5], scope="conv2")
+            net = _max_pool(net, "pool2")
+            net = slim.conv2d(net, 384, [3, 3], scope="conv3")
+            net = slim.conv2d(net, 384, [3, 3], scope="conv4")
+            net = slim.conv2d(net, 256, [3, 3], scope="conv5")
+            net = _max_pool(net, "pool5")
+
+            with slim.arg_scope([slim.conv2d],
+                                weights_initializer=tf.truncated_normal_initializer(0.0, 0.005),
+                                biases_initializer=tf.constant_initializer(0.1)):
+                padding = fc_padding(net, _FC6_KERNEL, fc_conv_padding)
+                net = slim.conv2d(net, 4096, [_FC6_KERNEL, _FC6_KERNEL], padding=padding,
+                                  scope="fc6")
+                net = slim.dropout(net, dropout_keep_prob, is_training=is_training,
+                                   scope="dropout6")
+                net = slim.conv2d(net, 4096, [1, 1], scope="fc7")
+                end_points = slim.utils.convert_collection_to_dict(collection)
+                if needs_global_pool(net, global_pool):
+                    net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
+                    end_points["global_pool"] = net
+                net = slim.dropout(net, dropout_keep_prob, is_training=is_training,
+                                   scope="dropout7")
+                end_points[PENULTIMATE] = net
+                net = slim.conv2d(net, num_classes, [1, 1], activation_fn=None,
+                                  normalizer_fn=None, biases_initializer=tf.zeros_initializer(),
+                                  scope="fc8")
+        logits = tf.squeeze(net, [1, 2], name="fc8/squeezed")
+        end_points[sc.name + "/fc8"] = logits
+    return logits, end_points
+
+
+alexnet_v2.default_image_size = 224
+
+register(NetInfo(
+    name="alexnet_v2",
+    builder=alexnet_v2,
+    arg_scope=alexnet_v2_arg_scope,
+    scope="alexnet_v2",
+    head_scope="alexnet_v2/fc8",
+    blocks=tuple(f"alexnet_v2/conv{i}" for i in range(1, 6)) + tuple(
+        f"alexnet_v2/fc{i}" for i in (6, 7, 8)),
+    default_image_size=224,
+    min_image_size=11,  # conv1 is an 11x11 VALID convolution; every later layer adapts
+    num_classes=1000,
+    preprocessing="inception",
+    manifest="alexnet_v2.json",
+))
