@@ -1,0 +1,44 @@
+"""Run a course lab: print its table, optionally save its figures and numbers.
+
+    python scripts/lab.py --list
+    python scripts/lab.py activations
+    python scripts/lab.py weight_init --output_dir /tmp/labs --json /tmp/labs/weight_init.json
+"""
+import os, sys; sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E401,E702
+
+import json  # noqa: E402
+
+from absl import flags  # noqa: E402
+
+from tlslim import cli, labs  # noqa: E402
+from tlslim.errors import TlslimError  # noqa: E402
+
+flags.DEFINE_bool("list", False, "List the labs and exit.")
+flags.DEFINE_string("output_dir", None, "Directory for the lab's PNG figures (none saved if unset).")
+flags.DEFINE_string("json", None, "Write the lab's numbers to this JSON file.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if FLAGS.list:
+        for name in labs.names():
+            print(f"{name:16s} {labs.title(name)}")
+        return
+    if len(argv) != 2:
+        raise TlslimError(f"give one lab name, e.g. 'python scripts/lab.py activations'; "
+                          f"known labs: {', '.join(labs.names())}")
+    lab = labs.get(argv[1])
+    result = lab.run(output_dir=FLAGS.output_dir)
+    print(lab.format(result))
+    for path in result.get("figures", []):
+        print(f"saved {path}")
+    if FLAGS.json:
+        directory = os.path.dirname(os.path.abspath(FLAGS.json))
+        os.makedirs(directory, exist_ok=True)
+        with open(FLAGS.json, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+        print(f"wrote {FLAGS.json}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,46 @@
+"""Course lab exercises that reproduce the lectures' demonstrations in graph mode.
+
+Each lab is a module with `run(output_dir=None) -> dict` (the numbers, JSON-ready; the paths
+of any PNGs it saved under 'figures') and `format(result) -> str` (a small table).
+
+    from tlslim import labs
+    result = labs.run('activations')
+    print(labs.get('activations').format(result))
+"""
+import importlib
+
+from tlslim.errors import TlslimError
+
+# name -> module under tlslim.labs, in the order of the course.
+LABS = {
+    "activations": "activations",
+    "weight_init": "weight_init",
+    "batch_norm": "batch_norm",
+    "tensor_names": "tensor_names",
+    "receptive_field": "receptive_field",
+    "params": "params",
+    "preprocessing": "preprocessing",
+    "regularization": "regularization",
+    "strategies": "strategies",
+}
+
+
+def names():
+    return list(LABS)
+
+
+def get(name):
+    """The lab module `name`; TlslimError listing the known labs otherwise."""
+    if name not in LABS:
+        raise TlslimError(f"unknown lab '{name}'; known labs: {', '.join(names())}")
+    return importlib.import_module(f"tlslim.labs.{LABS[name]}")
+
+
+def title(name):
+    """The first line of the lab's docstring."""
+    doc = get(name).__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def run(name, output_dir=None):
+    return get(name).run(output_dir=output_dir)
