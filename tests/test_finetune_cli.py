@@ -1,0 +1,132 @@
+"""scripts/finetune.py and scripts/evaluate.py as a user runs them (subprocesses).
+
+The VGG-16 checkpoint is a SYNTHETIC stand-in in the release format (528 MB; names, shapes and
+V1 file format of vgg_16.ckpt, random values) and the CIFAR-10 files are SYNTHETIC images in the
+official python format (tlslim.testing).
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tlslim.compat import tf
+from tlslim.testing import checkpoints, datasets
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FINETUNE = os.path.join(REPO, "scripts", "finetune.py")
+EVALUATE = os.path.join(REPO, "scripts", "evaluate.py")
+
+
+def _run(args, cwd=None, script=FINETUNE, timeout=600):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.run([sys.executable, script] + args, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _error_lines(out):
+    return [line for line in out.stderr.splitlines() if line.startswith("error:")]
+
+
+def _printed(out):
+    """The `name=value` lines of --dry_run as a dict."""
+    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="module")
+def vgg(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vgg")
+    ckpt = checkpoints.write_net_checkpoint("vgg_16", str(root / "vgg_16.ckpt"))
+    cifar_dir, _ = datasets.write_cifar10_batches(str(root / "data"), per_batch=4, num_test=10)
+    return ckpt, cifar_dir, root
+
+
+@pytest.mark.slow
+def test_vgg16_release_checkpoint_on_cifar10(vgg):
+    ckpt, cifar_dir, root = vgg
+    command = ["--model", "vgg_16", "--checkpoint_path", ckpt, "--exclude", "vgg_16/fc8", "--dataset", "cifar10",
+               "--dataset_dir", cifar_dir, "--image_size", "32", "--max_steps", "2"]
+    out = _run(command, cwd=str(root))
+    assert out.returncode == 0, out.stderr[-3000:]
+    train_dir = root / "runs" / "vgg_16-cifar10-head"
+    latest = tf.train.latest_checkpoint(str(train_dir))
+    assert latest == str(train_dir / "model.ckpt-2")
+    assert out.stdout.strip().splitlines()[-1].startswith("step 2: test top-1 ")
+    reader, release = tf.train.load_checkpoint(latest), tf.train.load_checkpoint(ckpt)
+    assert reader.get_variable_to_shape_map()["vgg_16/fc8/weights"] == [1, 1, 4096, 10]
+    for name in ("vgg_16/conv1/conv1_1/weights", "vgg_16/fc7/biases"):  # frozen: as released
+        np.testing.assert_array_equal(reader.get_tensor(name), release.get_tensor(name))
+    assert "vgg_16/mean_rgb" not in reader.get_variable_to_shape_map()  # release extras are not restored
+
+    # The same command without --exclude stops before training with the restore advice.
+    out = _run(command[:4] + command[6:] + ["--train_dir", str(root / "no_exclude")], cwd=str(root))
+    assert out.returncode == 2
+    errors = _error_lines(out)
+    assert len(errors) == 1 and "vgg_16/fc8" in errors[0] and "--exclude" in errors[0], out.stderr[-2000:]
+    assert not (root / "no_exclude").exists()
+
+
+def _fake_repo(tmp_path, with_checkpoint):
+    """A copy of the script in a repository layout of its own (the package comes from PYTHONPATH)."""
+    scripts = tmp_path / "repo" / "scripts"
+    scripts.mkdir(parents=True)
+    shutil.copy(FINETUNE, scripts / "finetune.py")
+    if with_checkpoint:
+        (tmp_path / "repo" / "checkpoints" / "cifarnet_synthetic").mkdir(parents=True)
+        (tmp_path / "repo" / "checkpoints" / "cifarnet_synthetic" / "cifarnet_synthetic.ckpt").write_text("stand-in")
+    return str(scripts / "finetune.py")
+
+
+def test_no_flags_without_the_builtin_checkpoint_says_how_to_make_it(tmp_path):
+    out = _run([], cwd=str(tmp_path), script=_fake_repo(tmp_path, with_checkpoint=False))
+    assert out.returncode == 2
+    errors = _error_lines(out)
+    assert len(errors) == 1
+    assert "checkpoints/cifarnet_synthetic" in errors[0] and "python scripts/pretrain.py" in errors[0]
+
+
+def test_defaults_and_slim_flag_aliases(tmp_path):
+    script = _fake_repo(tmp_path, with_checkpoint=True)
+    out = _run(["--dry_run"], cwd=str(tmp_path), script=script)  # run from elsewhere: path from the script
+    assert out.returncode == 0, out.stderr[-2000:]
+    defaults = _printed(out)
+    assert defaults["checkpoint_path"] == str(tmp_path / "repo" / "checkpoints" / "cifarnet_synthetic")
+    assert (defaults["model"], defaults["dataset"], defaults["exclude"]) == ("cifarnet", "synthetic",
+                                                                             "CifarNet/logits")
+    assert (defaults["image_size"], defaults["strategy"]) == ("None", "None")  # net default; head via --exclude
+
+    out = _run(["--dry_run", "--model_name", "lenet", "--dataset_name", "cifar10", "--checkpoint_path", "x.ckpt",
+                "--checkpoint_exclude_scopes", "LeNet/fc4", "--max_number_of_steps", "7",
+                "--learning_rate_decay_type", "exponential", "--learning_rate_decay_factor", "0.7",
+                "--log_every_n_steps", "3", "--train_image_size", "28", "--preprocessing_name", "lenet",
+                "--trainable_scopes", "LeNet/fc3,LeNet/fc4", "--weight_decay", "0.001", "--optimizer", "adam"],
+               script=FINETUNE)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert {k: v for k, v in _printed(out).items() if k in (
+        "model", "dataset", "checkpoint_path", "exclude", "max_steps", "lr_decay", "decay_rate", "log_every_steps",
+        "image_size", "preprocessing", "trainable_scopes", "weight_decay", "optimizer")} == {
+        "model": "lenet", "dataset": "cifar10", "checkpoint_path": "x.ckpt", "exclude": "LeNet/fc4",
+        "max_steps": "7", "lr_decay": "exponential", "decay_rate": "0.7", "log_every_steps": "3",
+        "image_size": "28", "preprocessing": "lenet", "trainable_scopes": "LeNet/fc3,LeNet/fc4",
+        "weight_decay": "0.001", "optimizer": "adam"}
+
+    out = _run(["--model", "vgg_16", "--dry_run"], script=FINETUNE)
+    assert out.returncode == 2 and "--model vgg_16 needs --checkpoint_path" in _error_lines(out)[0]
+
+
+def test_finetune_then_evaluate_a_train_dir(tmp_path):
+    train_dir = str(tmp_path / "run")
+    out = _run(["--strategy", "scratch", "--train_subset", "1", "--max_steps", "1", "--eval_examples", "10",
+                "--batch_size", "4", "--train_dir", train_dir])
+    assert out.returncode == 0, out.stderr[-3000:]
+    top1 = out.stdout.strip().splitlines()[-1].split("top-1 ")[1].split(",")[0]
+    # --model and --dataset come from the train_dir's record.
+    out = _run(["--checkpoint_path", train_dir, "--num_examples", "10"], script=EVALUATE)
+    assert out.returncode == 0, out.stderr[-3000:]
+    line = out.stdout.strip().splitlines()[-1]
+    assert line.startswith("cifarnet on synthetic/test (10 images): top-1 ") and f"top-1 {top1} " in line
+
+    out = _run(["--checkpoint_path", str(tmp_path / "nowhere")], script=EVALUATE)
+    assert out.returncode == 2 and "--model and --dataset required" in _error_lines(out)[0]

@@ -1,0 +1,53 @@
+"""Datasets, preprocessing and the tf.data input pipeline.
+
+    train = tlslim.data.load('cifar10', 'data/', split='train', train_subset=50)
+    ds = tlslim.data.input_pipeline(train, 128, image_size=32, style='cifarnet', is_training=True)
+
+Datasets (`names()`): 'cifar10' (the official python release), 'folder' (one sub-folder of
+JPEG/PNG images per class), 'synthetic' (the target task of the procedurally generated transfer
+problem) and 'synthetic_source' (its source task); see the modules of the same names.
+"""
+from tlslim.data import cifar10, folder, synthetic
+from tlslim.data.dataset import Dataset, per_class_indices
+from tlslim.data.pipeline import input_pipeline
+from tlslim.data.preprocessing import STYLES, Stats, compute_stats, preprocess
+from tlslim.errors import TlslimError
+
+__all__ = ["Dataset", "STYLES", "Stats", "compute_stats", "input_pipeline", "load", "names",
+           "preprocess"]
+
+_NAMES = ("cifar10", "folder", "synthetic", "synthetic_source")
+
+
+def names():
+    """The dataset names `load` accepts."""
+    return list(_NAMES)
+
+
+def load(name, dataset_dir=None, split="train", train_subset=None, seed=0,
+         validation_fraction=folder.DEFAULT_VALIDATION_FRACTION,
+         folder_image_size=folder.DEFAULT_IMAGE_SIZE):
+    """Load dataset `name`'s `split` ('train' or 'test') into memory as a Dataset.
+
+    dataset_dir: cifar10: the batches directory, its parent or the tarball (default 'data');
+        folder: the image folder (required); synthetic*: unused (generated from code).
+    train_subset: for split 'train', keep N images per class, chosen with `seed` (nested: the
+        images for N are among those for M > N); synthetic tasks generate exactly N per class.
+    seed: picks the train subset; for the synthetic tasks it also keys the train images.
+    validation_fraction, folder_image_size: the folder's held-out part (split 'test') and the
+        square size its images are decoded to.
+    """
+    if name not in _NAMES:
+        raise TlslimError(f"unknown dataset '{name}'; known datasets: {', '.join(_NAMES)}.")
+    if split not in ("train", "test"):
+        raise TlslimError(f"split must be 'train' or 'test', got {split!r}.")
+    if name in synthetic.TASKS:
+        return synthetic.load(name, split, train_subset if split == "train" else None, seed)
+    if name == "cifar10":
+        dataset = cifar10.load(dataset_dir, split)
+    else:
+        dataset = folder.load(dataset_dir, split, validation_fraction, folder_image_size)
+    if split == "train" and train_subset is not None:
+        dataset = dataset.subset(per_class_indices(dataset.labels, train_subset, seed,
+                                                   dataset.num_classes, what=name))
+    return dataset

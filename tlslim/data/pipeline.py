@@ -1,0 +1,76 @@
+"""The tf.data input pipeline: in-memory uint8 images -> preprocessed float batches in the graph.
+
+    ds = input_pipeline(train, batch_size=128, image_size=32, style='cifarnet', is_training=True)
+    images, labels = tf.data.make_one_shot_iterator(ds).get_next()
+
+The images stay in the Dataset's numpy array (decoded once) and are not embedded in the graph
+(a 150 MB constant would be copied into every saved .meta and events file): a Python generator
+hands out uint8 batches by index (a fresh seeded permutation each epoch when shuffling), and
+parallel map calls run `preprocess` on whole batches, then prefetch. With `repeat` the stream
+is endless and every batch is full (epochs run into each other, as shuffle().repeat().batch()
+would); without it one epoch is produced, the last batch possibly smaller, so evaluation sees
+every image exactly once. Order and augmentation are a pure function of `seed`: augmentation
+uses stateless random ops seeded by (seed, batch number).
+"""
+import numpy as np
+
+from tlslim.compat import tf
+from tlslim.data.preprocessing import preprocess
+from tlslim.errors import TlslimError
+
+
+def _index_batches(n, batch_size, shuffle, repeat, seed):
+    rng = np.random.default_rng([seed, 0xDA7A])
+
+    def epoch_order():
+        return rng.permutation(n) if shuffle else np.arange(n)
+
+    if not repeat:
+        order = epoch_order()
+        for start in range(0, n, batch_size):
+            yield order[start:start + batch_size]
+        return
+    pending = np.zeros(0, np.int64)
+    while True:
+        while len(pending) < batch_size:
+            pending = np.concatenate([pending, epoch_order()])
+        yield pending[:batch_size]
+        pending = pending[batch_size:]
+
+
+def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, shuffle=None,
+                   repeat=None, augment=None, stats=None, num_parallel_calls=None):
+    """A tf.data.Dataset of (images float32 [B, S, S, 3], labels int64 [B]) from a Dataset.
+
+    shuffle, repeat and augment default to `is_training`. `stats` is for the per-dataset
+    preprocessing styles (see tlslim.data.compute_stats). With repeat the batch size is static.
+    """
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise TlslimError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    n = len(dataset)
+    if n == 0:
+        raise TlslimError(f"dataset {dataset.name} is empty; check --dataset_dir and the split.")
+    shuffle = is_training if shuffle is None else shuffle
+    repeat = is_training if repeat is None else repeat
+    augment = is_training if augment is None else augment
+    images, labels = dataset.images, dataset.labels
+    h, w = images.shape[1:3]
+
+    def generate():
+        for idx in _index_batches(n, batch_size, shuffle, repeat, seed):
+            yield images[idx], labels[idx]
+
+    batch_dim = batch_size if repeat else None
+    ds = tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec([batch_dim, h, w, 3], tf.uint8), tf.TensorSpec([batch_dim], tf.int64)))
+
+    def transform(step, batch):
+        x, y = batch
+        x = preprocess(x, style, image_size, is_training, stats=stats, augment=augment,
+                       seed=tf.stack([tf.constant(seed, tf.int64), step]))
+        x.set_shape([batch_dim, image_size, image_size, 3])
+        return x, y
+
+    parallel = tf.data.AUTOTUNE if num_parallel_calls is None else num_parallel_calls
+    ds = ds.enumerate().map(transform, num_parallel_calls=parallel)
+    return ds.prefetch(tf.data.AUTOTUNE)
