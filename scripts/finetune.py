@@ -59,7 +59,7 @@ flags.DEFINE_integer("max_steps", _d.max_steps, "Stop at this global step.")
 flags.DEFINE_enum("optimizer", _d.optimizer, list(train.OPTIMIZERS), "Optimizer.")
 flags.DEFINE_float("learning_rate", _d.learning_rate, "Initial learning rate.")
 flags.DEFINE_float("momentum", _d.momentum, "Momentum (momentum and rmsprop optimizers).")
-flags.DEFINE_enum("lr_decay", _d.lr_decay, list(train.LR_DECAYS), "Learning-rate schedule.")
+flags.DEFINE_enum("lr_decay", _d.lr_decay, list(train.LR_DECAYS), "Learning-rate schedule (also --learning_rate_decay): fixed, exponential (staircase), cosine.")
 flags.DEFINE_integer("decay_steps", None, "exponential: steps per decay (default max_steps/4); "
                                           "cosine: steps to zero (default max_steps).")
 flags.DEFINE_float("decay_rate", _d.decay_rate, "exponential: factor per decay_steps (staircase).")
@@ -77,8 +77,8 @@ flags.DEFINE_bool("mixed_precision", _d.mixed_precision,
                   "float16 compute with float32 weights and loss scaling (for GPUs; slower on a CPU).")
 flags.DEFINE_bool("dry_run", False, "Print the resolved configuration and exit without training.")
 
-# TF-Slim's train_image_classifier.py spellings.
-for _alias, _name in (("model_name", "model"), ("dataset_name", "dataset"), ("checkpoint_exclude_scopes", "exclude"),
+# The issue's spelling, then TF-Slim's train_image_classifier.py spellings.
+for _alias, _name in (("learning_rate_decay", "lr_decay"), ("model_name", "model"), ("dataset_name", "dataset"), ("checkpoint_exclude_scopes", "exclude"),
                       ("max_number_of_steps", "max_steps"), ("learning_rate_decay_type", "lr_decay"),
                       ("learning_rate_decay_factor", "decay_rate"), ("log_every_n_steps", "log_every_steps"),
                       ("train_image_size", "image_size"), ("preprocessing_name", "preprocessing")):
@@ -91,6 +91,7 @@ def config_from_flags():
     """The TrainConfig the flags ask for, with the built-in example's defaults filled in."""
     fields = {f.name for f in dataclasses.fields(train.TrainConfig)}
     config = train.TrainConfig(**{name: FLAGS[name].value for name in fields})
+    nets.get_info(config.model)  # an unknown --model lists the known ones before any other advice
     if config.checkpoint_path is None and config.strategy != "scratch":
         if config.model != DEFAULT_MODEL:
             raise TlslimError(f"--model {config.model} needs --checkpoint_path (its release checkpoint); "

@@ -480,12 +480,32 @@ def _check_resumable(train_dir, latest, record, graph):
                               f"{list(saved[name])} there, {v.shape.as_list()} here); {fix}.")
 
 
+def _check_train_dir(train_dir):
+    """TlslimError unless `train_dir` is, or can be made as, a writable directory."""
+    path = os.path.abspath(train_dir)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise TlslimError(f"--train_dir {train_dir} cannot be a directory: {path} is a file; pass a directory "
+                          f"path for checkpoints.")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise TlslimError(f"--train_dir {train_dir} is not writable ({path}); pass a directory you can write to.")
+
+
 def _save(sess, tg, train_dir):
     if not sess.run(tg.weights_finite):
         raise TlslimError(f"the weights became NaN or infinite at step {sess.run(tg.global_step)}; nothing was "
                           f"saved (the latest checkpoint is the last good one); lower --learning_rate.")
-    path = tg.saver.save(sess, os.path.join(train_dir, "model.ckpt"), global_step=tg.global_step,
-                         write_meta_graph=False)
+    try:
+        path = tg.saver.save(sess, os.path.join(train_dir, "model.ckpt"), global_step=tg.global_step,
+                             write_meta_graph=False)
+    except (OSError, tf.errors.OpError) as err:
+        # The state file is only updated after a complete write, so the previous checkpoint stays the latest.
+        why = (err.message if isinstance(err, tf.errors.OpError) else str(err)).strip().splitlines()
+        raise TlslimError(f"could not save a checkpoint in {train_dir} at step {sess.run(tg.global_step)} "
+                          f"({why[0] if why else type(err).__name__}); the latest checkpoint is still "
+                          f"{_latest_checkpoint(train_dir)}; free disk space or fix --train_dir, then run the same "
+                          f"command again to resume.") from None
     logging.info("saved %s", path)
     return path
 
@@ -644,6 +664,7 @@ def train(config):
     info = nets.get_info(config.model)
     image_size = config.image_size or info.default_image_size
     train_dir = config.train_dir or default_train_dir(config)
+    _check_train_dir(train_dir)
     device = choose_device(config.device)
     logging.info("model %s on %s", config.model, describe(device))
     if config.mixed_precision:
