@@ -49,7 +49,7 @@ flags.DEFINE_float("weight_decay", _d.weight_decay, "L2 weight decay of the trai
 flags.DEFINE_integer("unfreeze", _d.unfreeze, "Strategy top: blocks below the head that train.")
 flags.DEFINE_float("lr_factor", _d.lr_factor, "Strategy discriminative: learning-rate divisor per block.")
 flags.DEFINE_bool("augment", _d.augment, "Random crops/flips in training; default: the preprocessing style's choice.")
-flags.DEFINE_integer("eval_every_steps", None, "Test-set evaluations for the curves; default: max_steps / 6.")
+flags.DEFINE_integer("eval_every_steps", None, "Test-set evaluations for the curves; default: max_steps / 5.")
 flags.DEFINE_integer("eval_examples", None, "Evaluate on the first N test images only.")
 flags.DEFINE_integer("eval_batch_size", None, "Batch size of evaluation (default --batch_size).")
 flags.DEFINE_string("device", _d.device, "auto, cpu or gpu (optionally with an index, e.g. gpu:1).")

@@ -115,7 +115,7 @@ def test_defaults_are_the_embedded_small_data_setting():
     assert config.checkpoint_path == compare.EMBEDDED_CHECKPOINT and config.exclude == "CifarNet/logits"
     assert config.strategies == ("scratch", "head", "top", "all", "discriminative")
     assert config.train_subsets == (compare.DEFAULT_SYNTHETIC_SUBSET,)
-    assert config.eval_every_steps == config.max_steps // 6
+    assert config.eval_every_steps == config.max_steps // 5
     other = compare._checked(compare.CompareConfig(model="vgg_16", checkpoint_path="vgg_16.ckpt", dataset="cifar10"))
     assert other.train_subsets == (None,) and other.exclude == "vgg_16/fc8"
     scratch = compare.train_config(config, "scratch", 20, 1, "/tmp/x")

@@ -1,6 +1,6 @@
 """Compare transfer-learning strategies: one model, one target dataset, equal step budgets, several seeds.
 
-    config = CompareConfig(max_steps=300, seeds=(0, 1, 2), train_subsets=(20,))
+    config = CompareConfig(max_steps=200, seeds=(0, 1, 2), train_subsets=(20,))
     result = run(config, output_dir="runs/compare")   # also writes comparison.json/.md/.png
 
 Each (train_subset, strategy, seed) is one `tlslim.train` run of `max_steps` steps with the same
@@ -9,7 +9,9 @@ the pretrained checkpoint minus its head (strategies as in tlslim.train). The se
 initialization, the data order and the train subset (for the synthetic tasks it also keys the
 training images), and is shared by all strategies, so each seed compares them on the same data.
 Each run evaluates on the test split every `eval_every_steps` (the curves of comparison.png)
-and at the end (the table).
+and at the end (the table). With augmentation off, `head` trains on cached penultimate features
+(tlslim.features: the frozen base runs once per image instead of once per step; same steps,
+but the head sees the base's features without its dropout).
 
 With no checkpoint given, the model is the embedded default: CifarNet pretrained on the
 SYNTHETIC source task (checkpoints/cifarnet_synthetic) and fine-tuned on the synthetic target.
@@ -68,7 +70,7 @@ class CompareConfig:
     seeds: Sequence[int] = (0, 1, 2)
     train_subsets: Optional[Sequence[Optional[int]]] = None  # images per class (None in it: the whole split);
     #                                                          default: 20 on the synthetic target, else the whole split
-    max_steps: int = 300
+    max_steps: int = 200
     batch_size: int = 32
     optimizer: str = "momentum"
     learning_rate: float = 0.01
@@ -77,13 +79,14 @@ class CompareConfig:
     unfreeze: int = 1
     lr_factor: float = 3.0
     augment: Optional[bool] = None            # default: the preprocessing style's choice
-    eval_every_steps: Optional[int] = None    # default: max_steps // 6 (at least 1)
+    eval_every_steps: Optional[int] = None    # default: max_steps // 5 (at least 1)
     eval_examples: Optional[int] = None
     eval_batch_size: Optional[int] = None
     device: str = "auto"
     mixed_precision: bool = False
     work_dir: Optional[str] = None            # default: <output_dir>/runs
     keep_checkpoints: bool = False            # keep each finished run's checkpoints (default: result only)
+    cache_features: Optional[bool] = None     # head on cached features (tlslim.features); None: when augment is off
 
 
 def _checked(config):
@@ -110,7 +113,7 @@ def _checked(config):
     if config.max_steps < 1:
         raise TlslimError(f"--max_steps must be positive, got {config.max_steps}.")
     if config.eval_every_steps is None:
-        config.eval_every_steps = max(1, config.max_steps // 6)
+        config.eval_every_steps = max(1, config.max_steps // 5)
     pretrained = [s for s in config.strategies if s != "scratch"]
     if pretrained and not config.checkpoint_path:
         if config.model != EMBEDDED_MODEL:
@@ -146,11 +149,17 @@ def _subset_name(n):
     return "all" if n is None else str(n)
 
 
+def _use_cache(tc, cache_features):
+    from tlslim import features
+    return features.cache_wanted(tc, cache_features)
+
+
 def _run_one(config, strategy, train_subset, seed, work_dir):
     """One training run -> {'strategy', 'train_subset', 'seed', 'accuracy', 'seconds', 'steps', 'curve'}."""
     run_dir = os.path.join(work_dir, _subset_name(train_subset), strategy, f"seed{seed}")
     tc = train_config(config, strategy, train_subset, seed, os.path.join(run_dir, "train"))
-    settings = json.loads(json.dumps(dataclasses.asdict(tc)))
+    cached = strategy == "head" and _use_cache(tc, config.cache_features)
+    settings = json.loads(json.dumps(dict(dataclasses.asdict(tc), cached_features=cached)))
     result_path = os.path.join(run_dir, RESULT_FILE)
     if os.path.isfile(result_path):
         with open(result_path, encoding="utf-8") as f:
@@ -158,7 +167,11 @@ def _run_one(config, strategy, train_subset, seed, work_dir):
         if saved.get("settings") == settings:
             logging.info("reusing %s", result_path)
             return saved["run"]
-    out = train.train(tc)
+    if cached:
+        from tlslim import features
+        out = features.train_cached(tc, cache_dir=os.path.join(work_dir, "feature_cache"))
+    else:
+        out = train.train(tc)
     run = {"strategy": strategy, "train_subset": train_subset, "seed": seed, "accuracy": out["top1"],
            "seconds": round(out["seconds"], 2), "steps": out["step"],
            "curve": [[h["step"], h["top1"]] for h in out["history"]]}

@@ -37,7 +37,7 @@ class PretrainConfig:
     dataset: str = "synthetic_source"
     output: str = os.path.join(REPO, EMBEDDED_FILE)
     train_dir: Optional[str] = None       # default: a fresh temporary directory, deleted afterwards
-    max_steps: int = 3000
+    max_steps: int = 1000
     batch_size: int = 64
     optimizer: str = "adam"
     learning_rate: float = 0.001
@@ -56,6 +56,7 @@ class PretrainConfig:
             learning_rate=self.learning_rate, lr_decay=self.lr_decay, weight_decay=self.weight_decay,
             augment=self.augment, train_subset=self.train_subset, eval_examples=self.eval_examples,
             seed=self.seed, device=self.device, log_every_steps=max(1, min(100, self.max_steps)),
+            eval_every_steps=500 if self.max_steps > 500 else 0,
             save_every_steps=max(500, self.max_steps // 4), keep_checkpoints=1)
 
 
