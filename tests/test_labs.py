@@ -476,7 +476,7 @@ def test_cli_runs_a_lab_and_writes_json_and_png(tmp_path):
 
 # ---------------------------------------------------------------- strategies
 
-def test_strategies_recommendation_follows_the_course_table(results):
+def test_strategies_recommendation_follows_the_course_table():
     from tlslim.labs.strategies import recommend, strategy
     # The course's table: similar+little -> linear classifier on top features; similar+much ->
     # fine-tune a few layers; different+little -> linear classifier on earlier features;
@@ -485,6 +485,24 @@ def test_strategies_recommendation_follows_the_course_table(results):
     assert strategy(True, True) == "top" and "--strategy top" in recommend(True, True)
     assert strategy(False, False) == "head on earlier features" and "earlier layer" in recommend(False, False)
     assert strategy(False, True) == "all" and "--strategy all" in recommend(False, True)
-    table = results("strategies")["table"]
-    assert {(r["similar"], r["much_data"]): r["strategy"] for r in table} == {
+    from tlslim.labs import strategies
+    assert {(r["similar"], r["much_data"]): r["strategy"] for r in strategies.table()} == {
         (True, False): "head", (True, True): "top", (False, False): "head on earlier features", (False, True): "all"}
+
+
+@pytest.mark.slow
+def test_strategies_experiment_head_wins_with_little_data_and_all_catches_up_with_more(results, tmp_path):
+    """The lab's run on the SYNTHETIC target (embedded checkpoint, equal steps, one seed). The
+    margins are far above what rounding differences between CPUs could move (a few of the 500
+    test images)."""
+    exp = results("strategies")["experiment"]
+    assert exp["settings"]["strategies"] == ["head", "all"]
+    few, more = exp["rows"]
+    assert few["train_subset"] < more["train_subset"]
+    lead_few = few["accuracy"]["head"] - few["accuracy"]["all"]
+    lead_more = more["accuracy"]["head"] - more["accuracy"]["all"]
+    assert lead_few >= 0.05  # head-only wins with few images per class
+    assert lead_more <= lead_few - 0.05  # fine-tuning every layer catches up with more
+    assert more["accuracy"]["all"] > few["accuracy"]["all"] + 0.05  # all is what gains from the data
+    text = labs.get("strategies").format(results("strategies"))
+    assert "images per class" in text and f"{100 * few['accuracy']['head']:.1f}" in text
