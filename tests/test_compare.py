@@ -69,7 +69,7 @@ def test_outputs_schema_table_and_plots(tmp_path):
             for n, base in ((4, 0.3), (16, 0.5)) for s, acc in (("scratch", base), ("head", base + 0.2))
             for k in (0, 1)]
     rows = compare.aggregate(runs, ["scratch", "head"], [4, 16])
-    config = compare._checked(compare.CompareConfig(strategies=["scratch", "head"], seeds=[0, 1],
+    config = compare.check_config(compare.CompareConfig(strategies=["scratch", "head"], seeds=[0, 1],
                                                     train_subsets=[4, 16], max_steps=10))
     result = {"runs": rows, "gains": compare.gains(rows), "settings": compare.settings_of(config), "seconds": 1.0}
     paths = compare.write_outputs(result, str(tmp_path))
@@ -89,7 +89,7 @@ def test_outputs_schema_table_and_plots(tmp_path):
 
 def test_one_train_subset_writes_no_subset_plot(tmp_path):
     rows = compare.aggregate([_fake_run("head", 4, 0, 0.5, [[0, 0.1], [10, 0.5]])], ["head"], [4])
-    config = compare._checked(compare.CompareConfig(strategies=["head"], seeds=[0], train_subsets=[4]))
+    config = compare.check_config(compare.CompareConfig(strategies=["head"], seeds=[0], train_subsets=[4]))
     paths = compare.write_outputs({"runs": rows, "gains": [], "settings": compare.settings_of(config)}, str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["comparison.json", "comparison.md", "comparison.png"]
     assert _png_size(paths[2]) == (600, 400)
@@ -106,17 +106,17 @@ def test_one_train_subset_writes_no_subset_plot(tmp_path):
 ])
 def test_bad_settings_are_one_line_errors(changes, message):
     with pytest.raises(TlslimError, match=message):
-        compare._checked(compare.CompareConfig(**changes))
+        compare.check_config(compare.CompareConfig(**changes))
 
 
 def test_defaults_are_the_embedded_small_data_setting():
-    config = compare._checked(compare.CompareConfig())
+    config = compare.check_config(compare.CompareConfig())
     assert config.model == "cifarnet" and config.dataset == "synthetic"
     assert config.checkpoint_path == compare.EMBEDDED_CHECKPOINT and config.exclude == "CifarNet/logits"
     assert config.strategies == ("scratch", "head", "top", "all", "discriminative")
     assert config.train_subsets == (compare.DEFAULT_SYNTHETIC_SUBSET,)
     assert config.eval_every_steps == config.max_steps // 5
-    other = compare._checked(compare.CompareConfig(model="vgg_16", checkpoint_path="vgg_16.ckpt", dataset="cifar10"))
+    other = compare.check_config(compare.CompareConfig(model="vgg_16", checkpoint_path="vgg_16.ckpt", dataset="cifar10"))
     assert other.train_subsets == (None,) and other.exclude == "vgg_16/fc8"
     scratch = compare.train_config(config, "scratch", 20, 1, "/tmp/x")
     head = compare.train_config(config, "head", 20, 1, "/tmp/x")

@@ -108,7 +108,7 @@ def test_resume_reads_the_cache_and_ordinary_training_continues_the_checkpoint(r
 def test_head_trains_with_the_configured_optimizer_and_schedule(release, tmp_path):
     """One SGD step on the cached features moves the head by exactly -lr * gradient of the mean
     softmax cross-entropy (CifarNet's head has no weight decay), computed here in numpy."""
-    config = train._checked(_config(release, tmp_path, optimizer="sgd", learning_rate=0.5, lr_decay="cosine",
+    config = train.check_config(_config(release, tmp_path, optimizer="sgd", learning_rate=0.5, lr_decay="cosine",
                                     max_steps=4))
     plan = train.make_plan(config, 10, 32)
     hg = features.build_head_graph(config, plan, 10, 32)

@@ -96,6 +96,9 @@ def test_defaults_and_slim_flag_aliases(tmp_path):
     assert (defaults["model"], defaults["dataset"], defaults["exclude"]) == ("cifarnet", "synthetic",
                                                                              "CifarNet/logits")
     assert (defaults["image_size"], defaults["strategy"]) == ("None", "None")  # net default; head via --exclude
+    assert defaults["learning_rate"] == "0.001"  # the built-in example's rate; slim's 0.01 elsewhere
+    out = _run(["--dry_run", "--learning_rate", "0.01"], cwd=str(tmp_path), script=script)
+    assert _printed(out)["learning_rate"] == "0.01"
 
     out = _run(["--dry_run", "--model_name", "lenet", "--dataset_name", "cifar10", "--checkpoint_path", "x.ckpt",
                 "--checkpoint_exclude_scopes", "LeNet/fc4", "--max_number_of_steps", "7",
@@ -111,6 +114,7 @@ def test_defaults_and_slim_flag_aliases(tmp_path):
         "max_steps": "7", "lr_decay": "exponential", "decay_rate": "0.7", "log_every_steps": "3",
         "image_size": "28", "preprocessing": "lenet", "trainable_scopes": "LeNet/fc3,LeNet/fc4",
         "weight_decay": "0.001", "optimizer": "adam"}
+    assert _printed(out)["learning_rate"] == "0.01"
 
     out = _run(["--model", "vgg_16", "--dry_run"], script=FINETUNE)
     assert out.returncode == 2 and "--model vgg_16 needs --checkpoint_path" in _error_lines(out)[0]

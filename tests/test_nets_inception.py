@@ -2,36 +2,15 @@
 
 The weights used for numerical checks are synthetic (seeded random values), not the release.
 """
-import zlib
-
 import numpy as np
 import pytest
 
 from tlslim import nets
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
+from tlslim.testing.nets import assert_logits_are_1x1_conv, assert_matches_reference, load_synthetic, n_batch_norms
 
 NAME = "inception_v1"
-
-
-def synthetic_value(name, shape):
-    """Seeded random value for a variable: He-scaled weights, BN statistics away from 0/1."""
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
-    leaf = name.rsplit("/", 1)[-1]
-    if leaf == "weights":
-        return rng.normal(0.0, np.sqrt(2.0 / np.prod(shape[:-1])), shape)
-    if leaf == "moving_variance":
-        return rng.uniform(0.5, 1.5, shape)
-    return rng.normal(0.0, 0.1, shape)  # biases, beta, moving_mean
-
-
-def load_synthetic(sess):
-    """Set every variable to its synthetic value in one run; returns {name: value}."""
-    variables = tf.global_variables()
-    feed = {v.initializer.inputs[1]: synthetic_value(v.op.name, v.shape.as_list()).astype(np.float32)
-            for v in variables}
-    sess.run([v.initializer for v in variables], feed)
-    return {v.op.name: feed[v.initializer.inputs[1]] for v in variables}
 
 
 def test_registry_info_and_blocks_partition_manifest():
@@ -81,8 +60,7 @@ def test_variables_and_outputs(graph, size):
     last = 7 if size == 224 else 1
     assert end_points["Mixed_5c"].shape.as_list() == [2, last, last, 1024]
     assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == []
-    n_bn = sum(1 for k in nets.manifest(NAME)["variables"] if k.endswith("/moving_mean"))
-    assert len(tf.get_collection("moving_vars")) == 2 * n_bn
+    assert len(tf.get_collection("moving_vars")) == 2 * n_batch_norms(NAME)
     n_kernels = sum(1 for v in tf.model_variables() if v.op.name.endswith("/weights"))
     assert len(tf.losses.get_regularization_losses()) == (n_kernels if weight_decay else 0)
 
@@ -93,38 +71,16 @@ def test_inception_v1_equals_tf_slim_at_224():
     deterministic); our end_points hold all of tf_slim's keys with the same shapes."""
     from tf_slim.nets import inception_v1 as slim_inception
 
-    x = np.random.default_rng(0).uniform(-1, 1, [2, 224, 224, 3]).astype(np.float32)
-    outputs = []
-    for builder in ("ours", "tf_slim"):
-        with tf.Graph().as_default():
-            train = tf.placeholder_with_default(False, [])
-            images = tf.placeholder(tf.float32, [2, 224, 224, 3])
-            if builder == "ours":
-                net_fn = nets.get_network_fn(NAME, 1001, is_training=train, dropout_keep_prob=1.0)
-                logits, end_points = net_fn(images)
-            else:
-                with slim.arg_scope(slim_inception.inception_v1_arg_scope(weight_decay=0.0)):
-                    with slim.arg_scope([slim.conv2d], normalizer_fn=batch_norm):
-                        with slim.arg_scope([batch_norm], is_training=train):
-                            logits, end_points = slim_inception.inception_v1(
-                                images, 1001, is_training=train, dropout_keep_prob=1.0)
-            n_updates = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
-            with tf.Session() as sess:
-                load_synthetic(sess)
-                values = {t: sess.run(logits, {images: x, train: t}) for t in (False, True)}
-            outputs.append((values, {k: v.shape.as_list() for k, v in end_points.items()}, n_updates))
-    (ours, our_points, our_updates), (theirs, their_points, their_updates) = outputs
-    for t in (False, True):
-        scale = np.abs(theirs[t]).max()
-        assert scale > 0.1  # the synthetic weights give non-degenerate logits
-        # Same float32 ops in the same order in both graphs: rounding-level differences only.
-        np.testing.assert_allclose(ours[t], theirs[t], rtol=0, atol=1e-5 * scale)
-    assert np.abs(ours[True] - ours[False]).max() > 1e-3 * np.abs(ours[False]).max()
-    n_bn = sum(1 for k in nets.manifest(NAME)["variables"] if k.endswith("/moving_mean"))
-    assert our_updates == their_updates == 2 * n_bn
-    assert set(their_points) <= set(our_points)
-    for key, shape in their_points.items():
-        assert our_points[key] == shape, key
+    def ours(images, train):
+        return nets.get_network_fn(NAME, 1001, is_training=train, dropout_keep_prob=1.0)(images)
+
+    def theirs(images, train):
+        with slim.arg_scope(slim_inception.inception_v1_arg_scope(weight_decay=0.0)):
+            with slim.arg_scope([slim.conv2d], normalizer_fn=batch_norm):
+                with slim.arg_scope([batch_norm], is_training=train):
+                    return slim_inception.inception_v1(images, 1001, is_training=train, dropout_keep_prob=1.0)
+
+    assert_matches_reference(ours, theirs, 224, n_batch_norms(NAME))
 
 
 def test_small_input_pools_globally(graph):
@@ -139,6 +95,4 @@ def test_small_input_pools_globally(graph):
         mixed, pre, out = sess.run([end_points["Mixed_5c"], end_points[nets.PENULTIMATE], logits], {images: x})
     np.testing.assert_allclose(pre, mixed.mean(axis=(1, 2), keepdims=True), rtol=1e-5,
                                atol=1e-6 * np.abs(pre).max())
-    w = values["InceptionV1/Logits/Conv2d_0c_1x1/weights"][0, 0]
-    b = values["InceptionV1/Logits/Conv2d_0c_1x1/biases"]
-    np.testing.assert_allclose(out, pre[:, 0, 0] @ w + b, rtol=1e-4, atol=1e-4 * np.abs(out).max())
+    assert_logits_are_1x1_conv(out, pre, values, "InceptionV1/Logits/Conv2d_0c_1x1")

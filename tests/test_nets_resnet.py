@@ -2,8 +2,6 @@
 
 The weights used for numerical checks are synthetic (seeded random values), not the release.
 """
-import zlib
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from tlslim import TlslimError, nets
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
 from tlslim.nets import resnet_utils, resnet_v2
+from tlslim.testing.nets import assert_logits_are_1x1_conv, assert_matches_reference, load_synthetic, n_batch_norms
 
 RESNETS = ["resnet_v1_50", "resnet_v1_101", "resnet_v1_152", "resnet_v2_50", "resnet_v2_101", "resnet_v2_152"]
 
@@ -23,26 +22,6 @@ def build(name, size):
     """Graph only: the inference net `name` on a [2, size, size, 3] placeholder -> logits."""
     images = tf.placeholder(tf.float32, [2, size, size, 3])
     return nets.get_network_fn(name, nets.get_info(name).num_classes)(images)[0]
-
-
-def synthetic_value(name, shape):
-    """Seeded random value for a variable: He-scaled weights, BN statistics away from 0/1."""
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
-    leaf = name.rsplit("/", 1)[-1]
-    if leaf == "weights":
-        return rng.normal(0.0, np.sqrt(2.0 / np.prod(shape[:-1])), shape)
-    if leaf in ("gamma", "moving_variance"):
-        return rng.uniform(0.5, 1.5, shape)
-    return rng.normal(0.0, 0.1, shape)  # biases, beta, moving_mean
-
-
-def load_synthetic(sess):
-    """Set every variable to its synthetic value, in one run (feeding the initializers' inputs)."""
-    variables = tf.global_variables()
-    feed = {v.initializer.inputs[1]: synthetic_value(v.op.name, v.shape.as_list()).astype(np.float32)
-            for v in variables}
-    sess.run([v.initializer for v in variables], feed)
-    return {v.op.name: feed[v.initializer.inputs[1]] for v in variables}
 
 
 @pytest.mark.parametrize("name", RESNETS)
@@ -132,45 +111,19 @@ def _tf_slim_resnet_v1_50(images, is_training):
                 return slim_v1.resnet_v1_50(images, 1000, is_training=is_training)
 
 
-def n_batch_norms(name):
-    return sum(1 for v in nets.manifest(name)["variables"] if v.endswith("/moving_mean"))
-
-
 def test_resnet_v1_50_equals_tf_slim():
     """Same synthetic weights, same 64x64 inputs: our logits equal tf_slim's resnet_v1_50's in
     inference mode (moving statistics) and in training mode (batch statistics), is_training
     being a bool tensor; our end_points hold all of tf_slim's keys with the same shapes."""
-    x = np.random.default_rng(0).uniform(-1, 1, [2, 64, 64, 3]).astype(np.float32)
-    outputs = []
-    for builder in ("ours", "tf_slim"):
-        with tf.Graph().as_default():
-            train = tf.placeholder_with_default(False, [])
-            images = tf.placeholder(tf.float32, [2, 64, 64, 3])
-            if builder == "ours":
-                logits, end_points = nets.get_network_fn("resnet_v1_50", 1000, is_training=train)(images)
-            else:
-                logits, end_points = _tf_slim_resnet_v1_50(images, train)
-                logits = tf.squeeze(logits, [1, 2])  # tf_slim's resnet_v1 does not squeeze
-            n_updates = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
-            with tf.Session() as sess:
-                load_synthetic(sess)
-                values = {t: sess.run(logits, {images: x, train: t}) for t in (False, True)}
-            outputs.append((values, {k: v.shape.as_list() for k, v in end_points.items()}, n_updates))
-    (ours, our_points, our_updates), (theirs, their_points, their_updates) = outputs
-    for t in (False, True):
-        scale = np.abs(theirs[t]).max()
-        assert scale > 0.1  # the synthetic weights give non-degenerate logits
-        # Both graphs run the same float32 ops in the same order; allow only rounding-level
-        # differences (float32 eps ~1e-7 relative per op, accumulated over ~50 layers).
-        np.testing.assert_allclose(ours[t], theirs[t], rtol=0, atol=1e-5 * scale)
-    # Training mode really uses batch statistics: the outputs differ.
-    assert np.abs(ours[True] - ours[False]).max() > 1e-3 * np.abs(ours[False]).max()
-    # A tensor is_training makes the moving-average updates (mean and variance per BN).
-    assert our_updates == their_updates == 2 * n_batch_norms("resnet_v1_50")
-    assert set(their_points) <= set(our_points)
-    for key, shape in their_points.items():
-        if key != "predictions":  # unsqueezed in tf_slim's resnet_v1, squeezed in research/slim's and ours
-            assert our_points[key] == shape, key
+    def ours(images, train):
+        return nets.get_network_fn("resnet_v1_50", 1000, is_training=train)(images)
+
+    def theirs(images, train):
+        logits, end_points = _tf_slim_resnet_v1_50(images, train)
+        return tf.squeeze(logits, [1, 2]), end_points  # tf_slim's resnet_v1 does not squeeze
+
+    # 'predictions' is unsqueezed in tf_slim's resnet_v1, squeezed in research/slim's and ours.
+    assert_matches_reference(ours, theirs, 64, n_batch_norms("resnet_v1_50"), skip_keys=("predictions",))
 
 
 def _bn_np(x, values, scope, eps=1e-5):
@@ -224,5 +177,4 @@ def test_resnet_v2_prelogits_are_pooled_postnorm(graph):
                                     {images: x})
     expected = np.maximum(_bn_np(block4, values, "resnet_v2_50/postnorm"), 0).mean(axis=(1, 2), keepdims=True)
     np.testing.assert_allclose(pre, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
-    w, b = values["resnet_v2_50/logits/weights"][0, 0], values["resnet_v2_50/logits/biases"]
-    np.testing.assert_allclose(out, pre[:, 0, 0] @ w + b, rtol=1e-4, atol=1e-4 * np.abs(out).max())
+    assert_logits_are_1x1_conv(out, pre, values, "resnet_v2_50/logits")

@@ -183,3 +183,42 @@ def test_unknown_image_size_builds_slims_head_plus_global_pool(graph):
     assert fc6_conv.get_attr("padding") == b"VALID"
     assert "global_pool" in points
     assert logits.shape.as_list() == [None, 4]
+
+
+@pytest.mark.parametrize("size,kernel", [((1, 1), 7), ((2, 2), 7), ((3, 5), 7), ((6, 6), 7), ((2, 3), 5),
+                                         ((7, 7), 7)])
+def test_fc_conv2d_equals_the_full_same_convolution(graph, size, kernel):
+    """Outputs and gradients (weights, biases, input) of fc_conv2d equal slim.conv2d's full SAME
+    convolution on the same variables; only the live taps enter the Conv2D op."""
+    from tlslim.nets.vgg import fc_conv2d
+
+    x = tf.constant(np.random.RandomState(0).standard_normal([2, size[0], size[1], 8]).astype(np.float32))
+    with slim.arg_scope([slim.conv2d], weights_regularizer=slim.l2_regularizer(0.1),
+                        biases_initializer=tf.constant_initializer(0.3)):
+        ours = fc_conv2d(x, 16, [kernel, kernel], padding="SAME", scope="ours")
+        ref = slim.conv2d(x, 16, [kernel, kernel], padding="SAME", scope="ref")
+    var = {v.op.name: v for v in tf.global_variables()}
+    assert {n: v.shape.as_list() for n, v in var.items() if n.startswith("ours/")} == {
+        "ours/weights": [kernel, kernel, 8, 16], "ours/biases": [16]}
+    assert set(tf.model_variables()) == set(var.values())
+    assert len(tf.losses.get_regularization_losses()) == 2  # the arg scope's regularizer reached both
+    live = graph.get_operation_by_name("ours/Conv2D").inputs[1].shape.as_list()[:2]
+    assert live == [min(kernel, 2 * s - 1) for s in size]
+    copy = [tf.assign(var["ours/weights"], var["ref/weights"]), tf.assign(var["ours/biases"], var["ref/biases"])]
+    probe = tf.constant(np.random.RandomState(1).standard_normal(ref.shape.as_list()).astype(np.float32))
+    grads = [tf.gradients(tf.reduce_sum(t * probe), [var[f"{s}/weights"], var[f"{s}/biases"], x])
+             for s, t in (("ours", ours), ("ref", ref))]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(copy)
+        (a, ga), (b, gb) = sess.run([(ours, grads[0]), (ref, grads[1])])
+    assert a.shape == b.shape and np.abs(b).max() > 0
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())
+    for g_ours, g_ref in zip(ga, gb):
+        np.testing.assert_allclose(g_ours, g_ref, rtol=0, atol=1e-5 * np.abs(g_ref).max())
+
+
+def test_fc6_at_32_convolves_one_tap(graph):
+    nets.get_network_fn("vgg_16", 10)(tf.placeholder(tf.float32, [1, 32, 32, 3]))
+    assert graph.get_operation_by_name("vgg_16/fc6/Conv2D").inputs[1].shape.as_list() == [1, 1, 512, 4096]
+    assert tf.model_variables()[-6].op.name == "vgg_16/fc6/weights"

@@ -4,7 +4,6 @@ The pretraining runs here are tiny (3 steps of batch 4 on 2 SYNTHETIC source ima
 they check the export format, the record and determinism, not the recipe's accuracy. The shipped
 file is checked against its record and evaluated on the source test split.
 """
-import json
 import os
 import subprocess
 import sys

@@ -43,7 +43,7 @@ def _config(release, tmp_path, **kw):
 
 
 def _graph(config, tiny):
-    config = train._checked(config)
+    config = train.check_config(config)
     plan = train.make_plan(config, tiny[0].num_classes, 32)
     return plan, train.build_train_graph(config, plan, *tiny)
 
@@ -82,9 +82,9 @@ def test_var_list_is_exactly_the_trainable_scopes(graph, release, tiny, tmp_path
 def test_loss_has_the_weight_decay_of_trainable_variables_only(graph, release, tiny, tmp_path):
     _, tg = _graph(_config(release, tmp_path, strategy="top", unfreeze=1, weight_decay=0.01), tiny)
     total = tg.graph.get_tensor_by_name("loss/total_loss:0")
-    terms = {train._regularized_variable(t) for t in total.op.inputs[1:]}
+    terms = {train.regularized_variable(t) for t in total.op.inputs[1:]}
     # cifarnet regularizes the weights of fc3 and fc4 (as slim's): of those only fc4 trains.
-    all_terms = {train._regularized_variable(t) for t in tg.graph.get_collection("regularization_losses")}
+    all_terms = {train.regularized_variable(t) for t in tg.graph.get_collection("regularization_losses")}
     assert all_terms == {"CifarNet/fc3/weights", "CifarNet/fc4/weights"}
     assert terms == {"CifarNet/fc4/weights"}
     assert total.op.inputs[0].op.name.startswith("loss/")  # the cross-entropy comes first
@@ -113,7 +113,7 @@ def test_discriminative_learning_rates_per_block(graph, release, tiny, tmp_path)
 
 def test_plan_errors(release, tiny, tmp_path):
     def plan(**kw):
-        return train.make_plan(train._checked(_config(release, tmp_path, **kw)), 10, 32)
+        return train.make_plan(train.check_config(_config(release, tmp_path, **kw)), 10, 32)
 
     with pytest.raises(TlslimError, match="needs --checkpoint_path"):
         plan(strategy="head", checkpoint_path="")
@@ -131,11 +131,11 @@ def test_plan_errors(release, tiny, tmp_path):
 
 def test_head_size_mismatch_without_exclude_stops_before_training(release, tmp_path):
     """A 10-class checkpoint and a 20-class task: the preflight names the head and --exclude."""
-    config = train._checked(_config(release, tmp_path, exclude=None, strategy="all"))
+    config = train.check_config(_config(release, tmp_path, exclude=None, strategy="all"))
     with pytest.raises(TlslimError) as err:
         train.make_plan(config, 20, 32)
     assert "CifarNet/logits" in str(err.value) and "--exclude" in str(err.value)
-    plan = train.make_plan(train._checked(_config(release, tmp_path, exclude="auto")), 20, 32)
+    plan = train.make_plan(train.check_config(_config(release, tmp_path, exclude="auto")), 20, 32)
     assert plan.exclude == plan.auto_excluded == ["CifarNet/logits"]
     assert plan.strategy == "head" and plan.trainable_scopes == ["CifarNet/logits"]
 

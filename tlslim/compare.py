@@ -31,7 +31,6 @@ comparison reuses them (and resumes an interrupted run from its checkpoint).
 """
 import dataclasses
 import json
-import math
 import os
 import shutil
 import time
@@ -89,7 +88,7 @@ class CompareConfig:
     cache_features: Optional[bool] = None     # head on cached features (tlslim.features); None: when augment is off
 
 
-def _checked(config):
+def check_config(config):
     config = dataclasses.replace(config)
     info = nets.get_info(config.model)
     config.strategies = tuple(config.strategies)
@@ -235,7 +234,7 @@ def settings_of(config):
 def run(config, output_dir=None, write=True):
     """Run the comparison; returns the comparison.json dict (see the module doc) and, if
     `output_dir` and `write`, writes the files there ('files' lists their paths)."""
-    config = _checked(config)
+    config = check_config(config)
     work_dir = config.work_dir or (os.path.join(output_dir, "runs") if output_dir else None)
     if work_dir is None:
         raise TlslimError("a comparison needs --output_dir (or --work_dir) for its runs.")

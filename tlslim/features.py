@@ -80,18 +80,17 @@ def checkpoint_fingerprint(path):
     """
     path = restore.resolve_checkpoint(path)
     files = [path + ".index"] if os.path.isfile(path + ".index") else [path]
-    stamp = tuple((os.path.realpath(p), os.stat(p).st_size, os.stat(p).st_mtime_ns, os.stat(p).st_ino) for p in files)
+    stats = [os.stat(p) for p in files]
+    stamp = tuple((os.path.realpath(p), st.st_size, st.st_mtime_ns, st.st_ino) for p, st in zip(files, stats))
     if stamp in _FINGERPRINTS:
         return _FINGERPRINTS[stamp]
     h = hashlib.sha256()
     if files[0].endswith(".index"):
         h.update(b"v2\0")
         _sha256_file(files[0], h)
-        shards = sorted(p for p in os.listdir(os.path.dirname(os.path.abspath(path)) or ".")
-                        if p.startswith(os.path.basename(path) + ".data-"))
-        for shard in shards:
-            size = os.path.getsize(os.path.join(os.path.dirname(os.path.abspath(path)), shard))
-            h.update(f"{shard[len(os.path.basename(path)):]}={size}\0".encode())
+        directory, prefix = os.path.split(os.path.abspath(path))
+        for shard in sorted(p for p in os.listdir(directory) if p.startswith(prefix + ".data-")):
+            h.update(f"{shard[len(prefix):]}={os.path.getsize(os.path.join(directory, shard))}\0".encode())
     else:
         h.update(b"v1\0")
         _sha256_file(path, h)
@@ -179,7 +178,7 @@ class _Progress:
         rate = self.done / max(now - self.start, 1e-9)
         eta = (self.total - self.done) / max(rate, 1e-9)
         logging.info("%s: %d/%d images (%d%%), %.1f images/s, ETA %s", self.what, self.done, self.total,
-                     int(100 * fraction), rate, train._duration(eta))
+                     int(100 * fraction), rate, train.format_duration(eta))
 
 
 def extract(model, checkpoint_path, dataset, image_size, style, stats=None, batch_size=None, scope_map=None,
@@ -206,21 +205,14 @@ def extract(model, checkpoint_path, dataset, image_size, style, stats=None, batc
         base = [v for v in slim.get_model_variables() if not in_scope(v.op.name, [info.head_scope])]
         init_fn = restore.make_init_fn(checkpoint_path, base, scope_map)
         progress = _Progress(f"{what} ({features.name}, batches of {batch_size})", len(dataset))
-        out_features, out_labels = [], []
         with tf.Session(config=session_config()) as sess:
             init_fn(sess)
-            while True:
-                try:
-                    f, y = sess.run([features, labels])
-                except tf.errors.OutOfRangeError:
-                    break
-                out_features.append(f)
-                out_labels.append(y)
-                progress.update(len(y))
-    labels = np.concatenate(out_labels)
+            out_features, labels = train.run_to_end(sess, [features, labels], lambda r: progress.update(len(r[1])))
+    if labels is None:
+        raise TlslimError(f"the {what} split has no images; check --dataset_dir.")
     if not np.array_equal(labels, dataset.labels):  # the pipeline must keep the dataset's order
         raise RuntimeError("the evaluation pipeline reordered the images; features would be mislabelled")
-    return np.concatenate(out_features).astype(np.float32, copy=False), labels
+    return out_features.astype(np.float32, copy=False), labels
 
 
 @dataclasses.dataclass
@@ -340,7 +332,7 @@ def cache_wanted(config, cache_features=None):
     """
     if cache_features is False:
         return False
-    config = train._checked(config)
+    config = train.check_config(config)
     problem = _cache_problem(config)
     if cache_features is None:
         return problem is None and config.augment is False
@@ -407,7 +399,7 @@ def build_head_graph(config, plan, num_classes, image_size):
                     tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
                 trained = {v.op.name for v in var_list}
                 decay = [r for r in tf.losses.get_regularization_losses()
-                         if train._regularized_variable(r) in trained]
+                         if train.regularized_variable(r) in trained]
                 total_loss = tf.add_n([cross_entropy] + decay, name="total_loss") if decay else cross_entropy
                 accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32))
             with tf.control_dependencies(update_ops):
@@ -445,7 +437,7 @@ def evaluate_head(sess, hg, feature_set, batch_size=1024):
         all_logits.append(sess.run(hg.eval_logits, {hg.eval_features: _feed_shape(hg.eval_features, rows)}))
     logits = np.concatenate(all_logits).astype(np.float64)
     labels = np.asarray(feature_set.labels)
-    result = train._metrics(logits, labels)
+    result = train.eval_metrics(logits, labels)
     result.update(logits=logits, labels=labels)
     return result
 
@@ -463,16 +455,6 @@ def head_session_config():
     return config
 
 
-def _save(sess, hg, train_dir):
-    if not sess.run(hg.weights_finite):
-        raise TlslimError(f"the weights became NaN or infinite at step {sess.run(hg.global_step)}; nothing was "
-                          f"saved (the latest checkpoint is the last good one); lower --learning_rate.")
-    path = hg.saver.save(sess, os.path.join(train_dir, "model.ckpt"), global_step=hg.global_step,
-                         write_meta_graph=False)
-    logging.info("saved %s", path)
-    return path
-
-
 # ---------------------------------------------------------------- the run
 
 def train_cached(config, cache_dir=None, extract_batch_size=None, rebuild_cache=False):
@@ -486,7 +468,7 @@ def train_cached(config, cache_dir=None, extract_batch_size=None, rebuild_cache=
     """
     started = time.time()
     graph_mode()
-    config = train._checked(config)
+    config = train.check_config(config)
     if config.augment is None:
         config.augment = False  # a cached feature is computed once, unaugmented
     problem = _cache_problem(config)
@@ -502,13 +484,13 @@ def train_cached(config, cache_dir=None, extract_batch_size=None, rebuild_cache=
 
     train_set = data.load(config.dataset, config.dataset_dir, split="train", train_subset=config.train_subset,
                           seed=config.seed)
-    test_set = train._first(data.load(config.dataset, config.dataset_dir, split="test", seed=config.seed),
+    test_set = train.first_examples(data.load(config.dataset, config.dataset_dir, split="test", seed=config.seed),
                             config.eval_examples)
     num_classes = train_set.num_classes
 
-    latest = train._latest_checkpoint(train_dir)
+    latest = train.latest_checkpoint(train_dir)
     resumed = train.read_run_record(train_dir) if latest else None
-    train._compare_records(train_dir, resumed, {"model": config.model, "num_classes": num_classes})
+    train.compare_records(train_dir, resumed, {"model": config.model, "num_classes": num_classes})
     plan = train.make_plan(config, num_classes, image_size, resumed)
     problem = _cache_problem(config, plan.exclude)  # `--exclude auto` is resolved now
     if problem:
@@ -518,7 +500,7 @@ def train_cached(config, cache_dir=None, extract_batch_size=None, rebuild_cache=
 
     # The features: the base as the release checkpoint has it (a resumed run's base is the same).
     source = plan.checkpoint_path or config.checkpoint_path
-    stats = train._style_stats(style, train_set)
+    stats = train.style_stats(style, train_set)
     common = dict(cache_dir=cache_dir, stats=stats, batch_size=extract_batch_size, scope_map=config.scope_map,
                   device=config.device, rebuild=rebuild_cache)
     extract_started = time.time()
@@ -528,10 +510,10 @@ def train_cached(config, cache_dir=None, extract_batch_size=None, rebuild_cache=
     extract_seconds = time.time() - extract_started
 
     hg = build_head_graph(config, plan, num_classes, image_size)
-    record = train._run_record(config, num_classes, image_size, plan)
+    record = train.run_record(config, num_classes, image_size, plan)
     record["cache_features"] = True
     if latest:
-        train._check_resumable(train_dir, latest, record, hg.graph)
+        train.check_resumable(train_dir, latest, record, hg.graph)
     init_fn = restore.make_init_fn(plan.checkpoint_path, hg.restore_vars, config.scope_map) \
         if plan.checkpoint_path and not latest else None
     logging.info("training (strategy head, cached features %s): %d variables in %s", train_fs.meta["penultimate"],
@@ -541,8 +523,7 @@ def train_cached(config, cache_dir=None, extract_batch_size=None, rebuild_cache=
     with open(os.path.join(train_dir, train.RUN_FILE), "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1)
 
-    history, losses = [], []
-    loop_seconds = 0.0
+    history = []
     with tf.Session(graph=hg.graph, config=head_session_config()) as sess:
         if latest:
             hg.saver.restore(sess, latest)
@@ -551,60 +532,32 @@ def train_cached(config, cache_dir=None, extract_batch_size=None, rebuild_cache=
             sess.run(hg.init_op)
             if init_fn:
                 init_fn(sess)
-        step = start_step = int(sess.run(hg.global_step))
-        checkpoint = latest
 
-        def evaluation():
+        def evaluation(step):
             m = evaluate_head(sess, hg, test_fs)
             del m["logits"], m["labels"]
             m.update(step=step, seconds=time.time() - started)
             history.append(m)
-            logging.info("eval at step %d (cached features): %s", step, train._format_metrics(m))
+            logging.info("eval at step %d (cached features): %s", step, train.format_metrics(m))
             return m
 
-        if config.eval_every_steps and step == 0 and step < config.max_steps:
-            evaluation()
         # The order of tlslim.train's pipeline for the same seed and step (no augmentation).
-        batches = _index_batches(len(train_fs), config.batch_size, True, True, train._data_seed(config.seed, step))
-        loss, window = float("nan"), []
-        try:
-            while step < config.max_steps:
-                idx = np.sort(next(batches))  # sorted reads from a memory-mapped cache; the batch is a set
-                tic = time.time()
-                _, loss, acc, lr, step = sess.run(
-                    [hg.train_op, hg.loss, hg.accuracy, hg.learning_rate, hg.step_after],
-                    {hg.features: _feed_shape(hg.features, np.asarray(train_fs.features[idx])),
-                     hg.labels: train_fs.labels[idx]})
-                loop_seconds += time.time() - tic
-                loss, step = float(loss), int(step)
-                if not np.isfinite(loss):
-                    raise TlslimError(f"the loss is {loss} at step {step}; stopped without saving (the latest "
-                                      f"checkpoint is the last good one); lower --learning_rate "
-                                      f"(now {config.learning_rate:g}).")
-                losses.append((step, loss))
-                window.append((loss, acc))
-                if step % config.log_every_steps == 0 or step == config.max_steps:
-                    mean_loss, mean_acc = np.mean(window, axis=0)
-                    logging.info("step %d/%d  loss %.4f  accuracy %.3f  lr %.4g", step, config.max_steps,
-                                 mean_loss, mean_acc, lr)
-                    window = []
-                if step % config.save_every_steps == 0 and step < config.max_steps:
-                    checkpoint = _save(sess, hg, train_dir)
-                if config.eval_every_steps and step % config.eval_every_steps == 0 and step < config.max_steps:
-                    evaluation()
-        except KeyboardInterrupt:
-            _save(sess, hg, train_dir)
-            logging.warning("interrupted at step %d; checkpoint saved in %s; run the same command again to resume",
-                            int(sess.run(hg.global_step)), train_dir)
-            raise
-        if not latest or step != start_step:
-            checkpoint = _save(sess, hg, train_dir)
-        final = evaluation()
+        start_step = int(sess.run(hg.global_step))
+        batches = _index_batches(len(train_fs), config.batch_size, True, True, train.data_seed(config.seed, start_step))
+        fetches = [hg.train_op, hg.loss, hg.accuracy, hg.learning_rate, hg.step_after]
+
+        def run_step():
+            idx = np.sort(next(batches))  # sorted reads from a memory-mapped cache; the batch is a set
+            return sess.run(fetches, {hg.features: _feed_shape(hg.features, np.asarray(train_fs.features[idx])),
+                                      hg.labels: train_fs.labels[idx]})[1:]
+
+        loop = train.run_loop(sess, hg, config, train_dir, run_step, evaluation, latest)
+    step, final, loop_seconds = loop["step"], loop["final"], loop["loop_seconds"]
     seconds = time.time() - started
-    logging.info("done: step %d in %s (features %s, head training %s); %s", step, train._duration(seconds),
-                 train._duration(extract_seconds), train._duration(loop_seconds), train._format_metrics(final))
-    return {"step": step, "loss": loss, "top1": final["top1"], "top5": final["top5"], "eval_loss": final["loss"],
-            "seconds": seconds, "history": history, "losses": losses, "train_dir": train_dir,
-            "checkpoint": checkpoint, "train_seconds": loop_seconds,
+    logging.info("done: step %d in %s (features %s, head training %s); %s", step, train.format_duration(seconds),
+                 train.format_duration(extract_seconds), train.format_duration(loop_seconds), train.format_metrics(final))
+    return {"step": step, "loss": loop["loss"], "top1": final["top1"], "top5": final["top5"],
+            "eval_loss": final["loss"], "seconds": seconds, "history": history, "losses": loop["losses"],
+            "train_dir": train_dir, "checkpoint": loop["checkpoint"], "train_seconds": loop_seconds,
             "cache": {"train": train_fs.path, "test": test_fs.path, "extract_seconds": extract_seconds,
                       "extracted": {"train": train_fs.extracted, "test": test_fs.extracted}}}

@@ -103,7 +103,7 @@ def _positive(config, *names):
             raise TlslimError(f"--{name} must be positive, got {value}.")
 
 
-def _checked(config):
+def check_config(config):
     """Validate a TrainConfig (TlslimError naming the flag) and fill in the strategy."""
     config = dataclasses.replace(config)
     nets.get_info(config.model)  # unknown model -> the list of known ones
@@ -350,10 +350,10 @@ def build_train_graph(config, plan, train_set, test_set, start_step=0):
         global_step = tf.train.get_or_create_global_step()
 
         with tf.device("/device:CPU:0"), tf.name_scope("data"):
-            stats = _style_stats(style, train_set)
+            stats = style_stats(style, train_set)
             # Reseeded from the step on resume, so a resumed run sees a fresh order.
             train_data = data.input_pipeline(train_set, config.batch_size, image_size, style, is_training=True,
-                                             seed=_data_seed(config.seed, start_step), augment=config.augment,
+                                             seed=data_seed(config.seed, start_step), augment=config.augment,
                                              stats=stats)
             images, labels = tf.data.make_one_shot_iterator(train_data).get_next()
             eval_data = data.input_pipeline(test_set, config.eval_batch_size or config.batch_size, image_size,
@@ -377,7 +377,7 @@ def build_train_graph(config, plan, train_set, test_set, start_step=0):
                 # Weight decay of the trainable variables only: a frozen layer's term is a constant.
                 trained = {v.op.name for v in var_list}
                 decay = [tf.cast(r, tf.float32) for r in tf.losses.get_regularization_losses()
-                         if _regularized_variable(r) in trained]  # float16 under mixed precision
+                         if regularized_variable(r) in trained]  # float16 under mixed precision
                 total_loss = tf.add_n([cross_entropy] + decay, name="total_loss") if decay else cross_entropy
                 accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32))
             with tf.control_dependencies(update_ops):
@@ -406,7 +406,7 @@ def build_train_graph(config, plan, train_set, test_set, start_step=0):
                       weights_finite, saver, init_op)
 
 
-def _regularized_variable(loss):
+def regularized_variable(loss):
     """The name of the variable a regularization-loss tensor reads (its op names do not always say:
     slim's fully_connected names the term '.../kernel/Regularizer' for the variable '.../weights')."""
     pending, seen = [loss.op], set()
@@ -419,12 +419,12 @@ def _regularized_variable(loss):
     return None
 
 
-def _style_stats(style, train_set):
+def style_stats(style, train_set):
     """The training split's statistics for the per-dataset preprocessing styles, else None."""
     return data.compute_stats(train_set) if style in data.preprocessing.STATS_STYLES else None
 
 
-def _data_seed(seed, step):
+def data_seed(seed, step):
     return (int(seed) * 1_000_003 + int(step)) % (2 ** 31 - 1)
 
 
@@ -435,11 +435,11 @@ def _checkpoint_step(path):
     return int(reader.get_tensor("global_step")) if reader.has_tensor("global_step") else 0
 
 
-def _latest_checkpoint(train_dir):
+def latest_checkpoint(train_dir):
     return tf.train.latest_checkpoint(train_dir) if os.path.isdir(train_dir) else None
 
 
-def _run_record(config, num_classes, image_size, plan):
+def run_record(config, num_classes, image_size, plan):
     dataset_dir = os.path.abspath(config.dataset_dir) if config.dataset_dir else None
     return {"model": config.model, "dataset": config.dataset, "dataset_dir": dataset_dir,
             "num_classes": num_classes, "image_size": image_size, "preprocessing": config.preprocessing,
@@ -457,7 +457,7 @@ def read_run_record(path):
         return json.load(f)
 
 
-def _compare_records(train_dir, old, record, keys=("model", "num_classes", "strategy", "trainable_scopes",
+def compare_records(train_dir, old, record, keys=("model", "num_classes", "strategy", "trainable_scopes",
                                                     "optimizer")):
     for key in keys:
         if old and key in old and key in record and old[key] != record[key]:
@@ -465,10 +465,10 @@ def _compare_records(train_dir, old, record, keys=("model", "num_classes", "stra
                               f"{key} {record[key]}; use a new --train_dir, or the flags of the run that wrote it.")
 
 
-def _check_resumable(train_dir, latest, record, graph):
+def check_resumable(train_dir, latest, record, graph):
     """TlslimError unless the checkpoint in `train_dir` was written by the same kind of run."""
     fix = f"use a new --train_dir, or the flags of the run that wrote {train_dir}"
-    _compare_records(train_dir, read_run_record(train_dir), record)
+    compare_records(train_dir, read_run_record(train_dir), record)
     saved = tf.train.load_checkpoint(latest).get_variable_to_shape_map()
     for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES):
         name = v.op.name
@@ -492,7 +492,7 @@ def _check_train_dir(train_dir):
         raise TlslimError(f"--train_dir {train_dir} is not writable ({path}); pass a directory you can write to.")
 
 
-def _save(sess, tg, train_dir):
+def save_checkpoint(sess, tg, train_dir):
     if not sess.run(tg.weights_finite):
         raise TlslimError(f"the weights became NaN or infinite at step {sess.run(tg.global_step)}; nothing was "
                           f"saved (the latest checkpoint is the last good one); lower --learning_rate.")
@@ -504,7 +504,7 @@ def _save(sess, tg, train_dir):
         why = (err.message if isinstance(err, tf.errors.OpError) else str(err)).strip().splitlines()
         raise TlslimError(f"could not save a checkpoint in {train_dir} at step {sess.run(tg.global_step)} "
                           f"({why[0] if why else type(err).__name__}); the latest checkpoint is still "
-                          f"{_latest_checkpoint(train_dir)}; free disk space or fix --train_dir, then run the same "
+                          f"{latest_checkpoint(train_dir)}; free disk space or fix --train_dir, then run the same "
                           f"command again to resume.") from None
     logging.info("saved %s", path)
     return path
@@ -528,33 +528,41 @@ def _cross_entropy(logits, labels):
     return float(-np.mean(log_probs[np.arange(len(labels)), labels])) if len(labels) else float("nan")
 
 
+def run_to_end(sess, fetches, on_batch=None):
+    """sess.run(fetches) until the input iterator is exhausted -> each fetch's results concatenated
+    over the batches (numpy arrays; None for all if there was no batch). on_batch(results) is
+    called after each batch (progress)."""
+    batches = []
+    while True:
+        try:
+            batches.append(sess.run(fetches))
+        except tf.errors.OutOfRangeError:
+            break
+        if on_batch:
+            on_batch(batches[-1])
+    return [np.concatenate(parts) for parts in zip(*batches)] if batches else [None] * len(fetches)
+
+
 def _run_eval(sess, init, logits_t, labels_t):
     """One pass over an evaluation iterator -> (logits [N, C], labels [N]) as numpy arrays."""
     sess.run(init)
-    all_logits, all_labels = [], []
-    while True:
-        try:
-            logits, labels = sess.run([logits_t, labels_t])
-        except tf.errors.OutOfRangeError:
-            break
-        all_logits.append(logits)
-        all_labels.append(labels)
-    if not all_logits:
+    logits, labels = run_to_end(sess, [logits_t, labels_t])
+    if logits is None:
         raise TlslimError("the evaluation split is empty; check --dataset_dir.")
-    return np.concatenate(all_logits).astype(np.float64), np.concatenate(all_labels)
+    return logits.astype(np.float64), labels
 
 
-def _metrics(logits, labels):
+def eval_metrics(logits, labels):
     top1, top5 = _accuracy(logits, labels)
     return {"top1": top1, "top5": top5, "loss": _cross_entropy(logits, labels), "count": int(len(labels))}
 
 
-def _format_metrics(m):
+def format_metrics(m):
     top5 = f", top-5 {m['top5']:.4f}" if m["top5"] is not None else ""
     return f"top-1 {m['top1']:.4f}{top5}, loss {m['loss']:.4f} on {m['count']} test images"
 
 
-def _first(dataset, n):
+def first_examples(dataset, n):
     return dataset if n is None or n >= len(dataset) else dataset.subset(np.arange(n))
 
 
@@ -570,9 +578,9 @@ def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", im
     info = nets.get_info(model)
     image_size = image_size or info.default_image_size
     style = preprocessing or info.preprocessing
-    test_set = _first(data.load(dataset, dataset_dir, split=split), num_examples)
+    test_set = first_examples(data.load(dataset, dataset_dir, split=split), num_examples)
     # Per-dataset styles normalize with the training split's statistics, as in training.
-    stats = _style_stats(style, data.load(dataset, dataset_dir, split="train")) \
+    stats = style_stats(style, data.load(dataset, dataset_dir, split="train")) \
         if style in data.preprocessing.STATS_STYLES else None
     device = choose_device(device)
     with tf.Graph().as_default():
@@ -594,8 +602,8 @@ def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", im
             sess.run(tf.global_variables_initializer())
             init_fn(sess)
             all_logits, all_labels = _run_eval(sess, iterator.initializer, logits, labels)
-    result = _metrics(all_logits, all_labels)
-    logging.info("%s on %s/%s from %s: %s", model, dataset, split, init_fn.checkpoint_path, _format_metrics(result))
+    result = eval_metrics(all_logits, all_labels)
+    logging.info("%s on %s/%s from %s: %s", model, dataset, split, init_fn.checkpoint_path, format_metrics(result))
     if return_logits:
         result.update(logits=all_logits, labels=all_labels)
     return result
@@ -620,7 +628,7 @@ def _scope_summary(names, depth=2):
     return ", ".join(out) if out else "none"
 
 
-def _duration(seconds):
+def format_duration(seconds):
     seconds = int(max(0, seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
@@ -648,6 +656,67 @@ def _log_plan(plan, tg, resume_from):
                  len(tg.var_list), ", ".join(plan.trainable_scopes), len(tg.update_ops))
 
 
+# ---------------------------------------------------------------- the loop
+
+def run_loop(sess, graph, config, train_dir, run_step, evaluation, latest=None, writer=None):
+    """Train on an initialized session to `config.max_steps`: the loop of `train` and of
+    `tlslim.features.train_cached`.
+
+    graph: a TrainGraph or features.HeadGraph (global_step, saver, weights_finite). run_step()
+    takes one step -> (loss, accuracy, learning_rate, global step after it); evaluation(step) ->
+    metrics. Logs (and, with `writer`, TensorBoard scalars) every log_every_steps, saves every
+    save_every_steps and at the end, evaluates at step 0 (with eval_every_steps), every
+    eval_every_steps and at the end. A non-finite loss raises TlslimError with nothing saved;
+    Ctrl-C saves, then re-raises. Returns {'step', 'loss' (None if no step ran), 'losses'
+    ([(step, loss)]), 'checkpoint', 'final' (the last metrics), 'loop_seconds' (in run_step)}.
+    """
+    step = start_step = int(sess.run(graph.global_step))
+    checkpoint = latest
+    if step >= config.max_steps:
+        logging.info("%s is already at step %d (max_steps %d): evaluating only", train_dir, step, config.max_steps)
+    elif config.eval_every_steps and step == 0:
+        evaluation(step)
+    loss, losses, loop_seconds = None, [], 0.0
+    window, window_seconds = [], 0.0  # (loss, accuracy) of the steps since the last log line
+    try:
+        while step < config.max_steps:
+            tic = time.time()
+            loss, acc, lr, step = run_step()
+            window_seconds += time.time() - tic
+            loss, step = float(loss), int(step)
+            if not np.isfinite(loss):
+                raise TlslimError(f"the loss is {loss} at step {step}; stopped without saving (the latest "
+                                  f"checkpoint is the last good one); lower --learning_rate "
+                                  f"(now {config.learning_rate:g}).")
+            losses.append((step, loss))
+            window.append((loss, acc))
+            if step % config.log_every_steps == 0 or step == config.max_steps:
+                mean_loss, mean_acc = np.mean(window, axis=0)
+                if writer is not None:
+                    _write_scalars(writer, step, {"loss": mean_loss, "accuracy": mean_acc, "learning_rate": lr})
+                rate = len(window) * config.batch_size / max(window_seconds, 1e-9)
+                eta = (config.max_steps - step) * window_seconds / len(window)
+                logging.info("step %d/%d  loss %.4f  accuracy %.3f  %.1f images/s  ETA %s  lr %.4g", step,
+                             config.max_steps, mean_loss, mean_acc, rate, format_duration(eta), lr)
+                loop_seconds += window_seconds
+                window, window_seconds = [], 0.0
+            if step % config.save_every_steps == 0 and step < config.max_steps:
+                checkpoint = save_checkpoint(sess, graph, train_dir)
+            if config.eval_every_steps and step % config.eval_every_steps == 0 and step < config.max_steps:
+                evaluation(step)
+    except KeyboardInterrupt:
+        step = int(sess.run(graph.global_step))
+        save_checkpoint(sess, graph, train_dir)
+        logging.warning("interrupted at step %d; checkpoint saved in %s; run the same command again to resume",
+                        step, train_dir)
+        raise
+    loop_seconds += window_seconds
+    if not latest or step != start_step:
+        checkpoint = save_checkpoint(sess, graph, train_dir)
+    return {"step": step, "loss": loss, "losses": losses, "checkpoint": checkpoint, "final": evaluation(step),
+            "loop_seconds": loop_seconds}
+
+
 # ---------------------------------------------------------------- the run
 
 def train(config):
@@ -660,7 +729,7 @@ def train(config):
     """
     started = time.time()
     graph_mode()
-    config = _checked(config)
+    config = check_config(config)
     info = nets.get_info(config.model)
     image_size = config.image_size or info.default_image_size
     train_dir = config.train_dir or default_train_dir(config)
@@ -673,15 +742,15 @@ def train(config):
     # Data.
     train_set = data.load(config.dataset, config.dataset_dir, split="train", train_subset=config.train_subset,
                           seed=config.seed)
-    test_set = _first(data.load(config.dataset, config.dataset_dir, split="test", seed=config.seed),
+    test_set = first_examples(data.load(config.dataset, config.dataset_dir, split="test", seed=config.seed),
                       config.eval_examples)
     logging.info("dataset %s: %d training and %d test images, %d classes, at %dx%d", config.dataset,
                  len(train_set), len(test_set), train_set.num_classes, image_size, image_size)
 
     # Plan: what to restore and what to train (stops here on a bad checkpoint or scope).
-    latest = _latest_checkpoint(train_dir)
+    latest = latest_checkpoint(train_dir)
     resumed = read_run_record(train_dir) if latest else None
-    _compare_records(train_dir, resumed, {"model": config.model, "num_classes": train_set.num_classes})
+    compare_records(train_dir, resumed, {"model": config.model, "num_classes": train_set.num_classes})
     plan = make_plan(config, train_set.num_classes, image_size, resumed)
     if plan.report is not None:
         logging.info("%s", plan.report.text())
@@ -689,9 +758,9 @@ def train(config):
     # Graph.
     start_step = _checkpoint_step(latest) if latest else 0
     tg = build_train_graph(config, plan, train_set, test_set, start_step)
-    record = _run_record(config, train_set.num_classes, image_size, plan)
+    record = run_record(config, train_set.num_classes, image_size, plan)
     if latest:
-        _check_resumable(train_dir, latest, record, tg.graph)
+        check_resumable(train_dir, latest, record, tg.graph)
     init_fn = None  # resuming restores everything from train_dir; a fresh run restores the release weights
     if plan.checkpoint_path and not latest:
         init_fn = restore.make_init_fn(plan.checkpoint_path, tg.restore_vars, config.scope_map)
@@ -701,7 +770,7 @@ def train(config):
     os.makedirs(train_dir, exist_ok=True)
     with open(os.path.join(train_dir, RUN_FILE), "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1)
-    history, losses = [], []
+    history = []
     with tf.summary.FileWriter(train_dir) as writer, tf.Session(graph=tg.graph, config=session_config()) as sess:
         if latest:
             tg.saver.restore(sess, latest)
@@ -710,62 +779,20 @@ def train(config):
             sess.run(tg.init_op)
             if init_fn:
                 init_fn(sess)
-        step = int(sess.run(tg.global_step))
-        checkpoint = latest
 
-        def evaluation():
-            m = _metrics(*_run_eval(sess, tg.eval_init, tg.eval_logits, tg.eval_labels))
+        def evaluation(step):
+            m = eval_metrics(*_run_eval(sess, tg.eval_init, tg.eval_logits, tg.eval_labels))
             m["step"] = step
             history.append(m)
             _write_scalars(writer, step, {f"eval/{k}": m[k] for k in ("top1", "top5", "loss") if m[k] is not None})
-            logging.info("eval at step %d: %s", step, _format_metrics(m))
+            logging.info("eval at step %d: %s", step, format_metrics(m))
             return m
 
-        if step >= config.max_steps:
-            logging.info("%s is already at step %d (max_steps %d): evaluating only", train_dir, step,
-                         config.max_steps)
-        elif config.eval_every_steps and step == 0:
-            evaluation()
-
-        # The loop.
-        loss = None
-        window, window_seconds = [], 0.0  # (loss, accuracy) of the steps since the last log line
-        try:
-            while step < config.max_steps:
-                tic = time.time()
-                _, loss, acc, lr, step = sess.run([tg.train_op, tg.loss, tg.accuracy, tg.learning_rate,
-                                                   tg.step_after])
-                window_seconds += time.time() - tic
-                loss, step = float(loss), int(step)
-                if not np.isfinite(loss):
-                    raise TlslimError(f"the loss is {loss} at step {step}; stopped without saving (the latest "
-                                      f"checkpoint is the last good one); lower --learning_rate "
-                                      f"(now {config.learning_rate:g}).")
-                losses.append((step, loss))
-                window.append((loss, acc))
-                if step % config.log_every_steps == 0 or step == config.max_steps:
-                    mean_loss, mean_acc = np.mean(window, axis=0)
-                    _write_scalars(writer, step, {"loss": mean_loss, "accuracy": mean_acc, "learning_rate": lr})
-                    rate = len(window) * config.batch_size / max(window_seconds, 1e-9)
-                    eta = (config.max_steps - step) * window_seconds / len(window)
-                    logging.info("step %d/%d  loss %.4f  accuracy %.3f  %.1f images/s  ETA %s", step,
-                                 config.max_steps, mean_loss, mean_acc, rate, _duration(eta))
-                    window, window_seconds = [], 0.0
-                if step % config.save_every_steps == 0 and step < config.max_steps:
-                    checkpoint = _save(sess, tg, train_dir)
-                if config.eval_every_steps and step % config.eval_every_steps == 0 and step < config.max_steps:
-                    evaluation()
-        except KeyboardInterrupt:
-            step = int(sess.run(tg.global_step))
-            _save(sess, tg, train_dir)
-            logging.warning("interrupted at step %d; checkpoint saved in %s; run the same command again to resume",
-                            step, train_dir)
-            raise
-        if not latest or step != start_step:
-            checkpoint = _save(sess, tg, train_dir)
-        final = evaluation()
+        fetches = [tg.train_op, tg.loss, tg.accuracy, tg.learning_rate, tg.step_after]
+        loop = run_loop(sess, tg, config, train_dir, lambda: sess.run(fetches)[1:], evaluation, latest, writer)
+    step, loss, losses, checkpoint, final = (loop[k] for k in ("step", "loss", "losses", "checkpoint", "final"))
     seconds = time.time() - started
-    logging.info("done: step %d in %s; %s", step, _duration(seconds), _format_metrics(final))
+    logging.info("done: step %d in %s; %s", step, format_duration(seconds), format_metrics(final))
     return {"step": step, "loss": loss, "top1": final["top1"], "top5": final["top5"], "eval_loss": final["loss"],
             "seconds": seconds, "history": history, "losses": losses, "train_dir": train_dir,
             "checkpoint": checkpoint}

@@ -7,12 +7,13 @@ convolutions (fc6 a 5x5 VALID convolution over the pool5 map, fc7/fc8 1x1).
 At 224x224 the graph is exactly slim's. Smaller images build with the same variables:
 a 3x3/2 max pool whose input map is smaller than 3x3 uses SAME padding instead of VALID
 (so a 2x2 or 1x1 map becomes 1x1 instead of failing), fc6 uses SAME padding when the pool5 map
-is smaller than 5x5, and a map that is not 1x1 after fc7 is average-pooled to 1x1 (see
+is smaller than 5x5 (convolving with only the taps that meet the map, see `tlslim.nets.vgg.fc_conv2d`),
+and a map that is not 1x1 after fc7 is average-pooled to 1x1 (see
 `tlslim.nets.vgg`). conv1 stays an 11x11/4 VALID convolution, so images need at least 11x11.
 """
 from tlslim.compat import slim, tf
 from tlslim.nets.registry import PENULTIMATE, NetInfo, register
-from tlslim.nets.vgg import fc_padding, needs_global_pool, spatial_size
+from tlslim.nets.vgg import fc_conv2d, fc_padding, needs_global_pool, spatial_size
 
 _POOL = 3
 _FC6_KERNEL = 5
@@ -44,7 +45,7 @@ def alexnet_v2(inputs, num_classes=1000, is_training=False, dropout_keep_prob=0.
     """
     with tf.variable_scope(scope, values=[inputs]) as sc:
         collection = sc.original_name_scope + "_end_points"
-        with slim.arg_scope([slim.conv2d, slim.max_pool2d], outputs_collections=[collection]):
+        with slim.arg_scope([slim.conv2d, fc_conv2d, slim.max_pool2d], outputs_collections=[collection]):
             net = slim.conv2d(inputs, 64, [11, 11], 4, padding="VALID", scope="conv1")
             net = _max_pool(net, "pool1")
             net = slim.conv2d(net, 192, [5, 5], scope="conv2")
@@ -58,8 +59,7 @@ def alexnet_v2(inputs, num_classes=1000, is_training=False, dropout_keep_prob=0.
                                 weights_initializer=tf.truncated_normal_initializer(0.0, 0.005),
                                 biases_initializer=tf.constant_initializer(0.1)):
                 padding = fc_padding(net, _FC6_KERNEL, fc_conv_padding)
-                net = slim.conv2d(net, 4096, [_FC6_KERNEL, _FC6_KERNEL], padding=padding,
-                                  scope="fc6")
+                net = fc_conv2d(net, 4096, [_FC6_KERNEL, _FC6_KERNEL], padding=padding, scope="fc6")
                 net = slim.dropout(net, dropout_keep_prob, is_training=is_training,
                                    scope="dropout6")
                 net = slim.conv2d(net, 4096, [1, 1], scope="fc7")

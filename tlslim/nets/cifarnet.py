@@ -3,7 +3,8 @@
 Two 5x5 convolutions (with LRN and 2x2 max pools), then fully connected layers fc3 (384),
 fc4 (192) and logits. At the default 32x32 the graph is exactly slim's. At any other size the
 pool2 map is average-pooled adaptively to slim's 8x8 (as torchvision's AdaptiveAvgPool2d does)
-before the flatten, so fc3 keeps its [4096, 384] weights.
+before the flatten, so fc3 keeps its [4096, 384] weights. LeNet shares that tail
+(`pool_and_flatten`).
 """
 import math
 
@@ -37,6 +38,19 @@ def adaptive_avg_pool(net, out_size, scope="AdaptivePool"):
     return net
 
 
+def pool_and_flatten(net, grid, end_points):
+    """`net` adaptively pooled to `grid` (h, w), then flattened to [B, h*w*C].
+
+    Records end_points 'AdaptivePool' (only when the map was not already `grid`, so the graph
+    at the default size is slim's) and 'Flatten'.
+    """
+    pooled = adaptive_avg_pool(net, grid)
+    if pooled is not net:
+        net = end_points["AdaptivePool"] = pooled
+    net = end_points["Flatten"] = slim.flatten(net)
+    return net
+
+
 def _lrn(net, name):
     return tf.nn.lrn(net, 4, bias=1.0, alpha=0.001 / 9.0, beta=0.75, name=name)
 
@@ -64,10 +78,7 @@ def cifarnet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, s
         net = end_points["conv2"] = slim.conv2d(net, 64, [5, 5], scope="conv2")
         net = _lrn(net, "norm2")
         net = end_points["pool2"] = slim.max_pool2d(net, [2, 2], 2, scope="pool2")
-        pooled = adaptive_avg_pool(net, (8, 8))
-        if pooled is not net:
-            net = end_points["AdaptivePool"] = pooled
-        net = end_points["Flatten"] = slim.flatten(net)
+        net = pool_and_flatten(net, (8, 8), end_points)
         net = end_points["fc3"] = slim.fully_connected(net, 384, scope="fc3")
         net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout3")
         net = end_points["fc4"] = slim.fully_connected(net, 192, scope="fc4")

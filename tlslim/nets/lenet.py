@@ -7,7 +7,7 @@ weights. As in slim, conv1 takes as many input channels as the images have: the 
 records slim's MNIST net (1 channel); RGB images give conv1 weights [5, 5, 3, 32].
 """
 from tlslim.compat import slim, tf
-from tlslim.nets.cifarnet import adaptive_avg_pool
+from tlslim.nets.cifarnet import pool_and_flatten
 from tlslim.nets.registry import PENULTIMATE, NetInfo, register
 
 
@@ -28,10 +28,7 @@ def lenet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, scop
         net = end_points["pool1"] = slim.max_pool2d(net, [2, 2], 2, scope="pool1")
         net = end_points["conv2"] = slim.conv2d(net, 64, [5, 5], scope="conv2")
         net = end_points["pool2"] = slim.max_pool2d(net, [2, 2], 2, scope="pool2")
-        pooled = adaptive_avg_pool(net, (7, 7))
-        if pooled is not net:
-            net = end_points["AdaptivePool"] = pooled
-        net = end_points["Flatten"] = slim.flatten(net)
+        net = pool_and_flatten(net, (7, 7), end_points)
         net = end_points["fc3"] = slim.fully_connected(net, 1024, scope="fc3")
         net = end_points["dropout3"] = slim.dropout(
             net, dropout_keep_prob, is_training=is_training, scope="dropout3")

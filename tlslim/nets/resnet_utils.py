@@ -4,7 +4,7 @@ A ResNet is a root (7x7/2 conv + 3x3/2 max pool), four blocks of bottleneck unit
 average pooling and a 1x1 conv classifier. Blocks are scoped `<net>/blockN/unit_M/<unit>/...`
 as in the released checkpoints. As in slim, a block downsamples in its last unit, and the
 3x3 conv of a strided unit pads explicitly so even-sized inputs align the same way as
-TF-Slim's (`conv2d_same`).
+TF-Slim's (`conv2d_same`). `register_resnets` registers a version's 50/101/152 builders.
 
 Dense prediction (`output_stride`, atrous rates) is not supported: tlslim builds classifiers.
 """
@@ -12,7 +12,7 @@ import collections
 
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
-from tlslim.nets.registry import PENULTIMATE
+from tlslim.nets.registry import PENULTIMATE, NetInfo, register
 
 # Units per block for each depth; slim's resnet_v{1,2}_{50,101,152}.
 UNITS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
@@ -110,3 +110,19 @@ def global_pool_and_logits(net, num_classes, end_points, scope_name, spatial_squ
         end_points[scope_name + "/spatial_squeeze"] = net
     end_points["predictions"] = slim.softmax(net, scope="predictions")
     return net, end_points
+
+
+def register_resnets(builders, num_classes, preprocessing, release_date, extra_blocks=()):
+    """Register each `resnet_<version>_<depth>` builder (named so) with its release checkpoint
+    `<name>_<release_date>.tar.gz` of `num_classes` classes and blocks conv1, block1..4,
+    `extra_blocks` (scope names), logits."""
+    for fn in builders:
+        name = fn.__name__
+        fn.default_image_size = 224
+        register(NetInfo(
+            name=name, builder=fn, arg_scope=resnet_arg_scope, scope=name, head_scope=f"{name}/logits",
+            blocks=tuple(f"{name}/{b}" for b in ("conv1", "block1", "block2", "block3", "block4")
+                         + tuple(extra_blocks) + ("logits",)),
+            default_image_size=224, min_image_size=32, num_classes=num_classes, preprocessing=preprocessing,
+            checkpoint_tarball=f"{name}_{release_date}.tar.gz", checkpoint_file=f"{name}.ckpt",
+            manifest=f"{name}.json"))

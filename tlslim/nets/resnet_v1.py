@@ -12,7 +12,6 @@ are global-average-pooled before the classifier, and at 224 the graph is slim's.
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
 from tlslim.nets import resnet_utils
-from tlslim.nets.registry import NetInfo, register
 from tlslim.nets.resnet_utils import resnet_arg_scope
 
 __all__ = ["bottleneck", "resnet_v1", "resnet_v1_50", "resnet_v1_101", "resnet_v1_152", "resnet_arg_scope"]
@@ -57,51 +56,26 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, spatial_squeez
                 return resnet_utils.global_pool_and_logits(net, num_classes, end_points, sc.name, spatial_squeeze)
 
 
-def _resnet_v1_depth(depth, inputs, num_classes=None, is_training=True, spatial_squeeze=True, reuse=None,
-                     scope=None):
-    blocks = resnet_utils.blocks_for_depth(depth, bottleneck)
-    return resnet_v1(inputs, blocks, num_classes, is_training=is_training, spatial_squeeze=spatial_squeeze,
-                     reuse=reuse, scope=scope or f"resnet_v1_{depth}")
-
-
 def resnet_v1_50(inputs, num_classes=None, is_training=True, spatial_squeeze=True, reuse=None,
                  scope="resnet_v1_50"):
     """ResNet-50 v1; see resnet_v1()."""
-    return _resnet_v1_depth(50, inputs, num_classes, is_training, spatial_squeeze, reuse, scope)
+    return resnet_v1(inputs, resnet_utils.blocks_for_depth(50, bottleneck), num_classes, is_training=is_training,
+                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope or "resnet_v1_50")
 
 
 def resnet_v1_101(inputs, num_classes=None, is_training=True, spatial_squeeze=True, reuse=None,
                   scope="resnet_v1_101"):
     """ResNet-101 v1; see resnet_v1()."""
-    return _resnet_v1_depth(101, inputs, num_classes, is_training, spatial_squeeze, reuse, scope)
+    return resnet_v1(inputs, resnet_utils.blocks_for_depth(101, bottleneck), num_classes, is_training=is_training,
+                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope or "resnet_v1_101")
 
 
 def resnet_v1_152(inputs, num_classes=None, is_training=True, spatial_squeeze=True, reuse=None,
                   scope="resnet_v1_152"):
     """ResNet-152 v1; see resnet_v1()."""
-    return _resnet_v1_depth(152, inputs, num_classes, is_training, spatial_squeeze, reuse, scope)
+    return resnet_v1(inputs, resnet_utils.blocks_for_depth(152, bottleneck), num_classes, is_training=is_training,
+                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope or "resnet_v1_152")
 
 
-def _register(depth, fn):
-    name = f"resnet_v1_{depth}"
-    fn.default_image_size = 224
-    register(NetInfo(
-        name=name,
-        builder=fn,
-        arg_scope=resnet_arg_scope,
-        scope=name,
-        head_scope=f"{name}/logits",
-        blocks=(f"{name}/conv1",) + tuple(f"{name}/block{i}" for i in range(1, 5)) + (f"{name}/logits",),
-        default_image_size=224,
-        min_image_size=32,
-        num_classes=1000,
-        preprocessing="vgg",
-        checkpoint_tarball=f"{name}_2016_08_28.tar.gz",
-        checkpoint_file=f"{name}.ckpt",
-        manifest=f"{name}.json",
-    ))
-
-
-_register(50, resnet_v1_50)
-_register(101, resnet_v1_101)
-_register(152, resnet_v1_152)
+resnet_utils.register_resnets((resnet_v1_50, resnet_v1_101, resnet_v1_152), num_classes=1000, preprocessing="vgg",
+                              release_date="2016_08_28")

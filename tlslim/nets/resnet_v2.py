@@ -12,7 +12,6 @@ shortcut and each unit's last conv have biases and no BN. The releases (2017_04_
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
 from tlslim.nets import resnet_utils
-from tlslim.nets.registry import NetInfo, register
 from tlslim.nets.resnet_utils import resnet_arg_scope
 
 __all__ = ["bottleneck", "resnet_v2", "resnet_v2_50", "resnet_v2_101", "resnet_v2_152", "resnet_arg_scope"]
@@ -61,51 +60,26 @@ def resnet_v2(inputs, blocks, num_classes=None, is_training=True, spatial_squeez
                 return resnet_utils.global_pool_and_logits(net, num_classes, end_points, sc.name, spatial_squeeze)
 
 
-def _resnet_v2_depth(depth, inputs, num_classes, is_training, spatial_squeeze, reuse, scope):
-    blocks = resnet_utils.blocks_for_depth(depth, bottleneck)
-    return resnet_v2(inputs, blocks, num_classes, is_training=is_training, spatial_squeeze=spatial_squeeze,
-                     reuse=reuse, scope=scope)
-
-
 def resnet_v2_50(inputs, num_classes=None, is_training=True, spatial_squeeze=True, reuse=None,
                  scope="resnet_v2_50"):
     """ResNet-50 v2; see resnet_v2()."""
-    return _resnet_v2_depth(50, inputs, num_classes, is_training, spatial_squeeze, reuse, scope)
+    return resnet_v2(inputs, resnet_utils.blocks_for_depth(50, bottleneck), num_classes, is_training=is_training,
+                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope)
 
 
 def resnet_v2_101(inputs, num_classes=None, is_training=True, spatial_squeeze=True, reuse=None,
                   scope="resnet_v2_101"):
     """ResNet-101 v2; see resnet_v2()."""
-    return _resnet_v2_depth(101, inputs, num_classes, is_training, spatial_squeeze, reuse, scope)
+    return resnet_v2(inputs, resnet_utils.blocks_for_depth(101, bottleneck), num_classes, is_training=is_training,
+                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope)
 
 
 def resnet_v2_152(inputs, num_classes=None, is_training=True, spatial_squeeze=True, reuse=None,
                   scope="resnet_v2_152"):
     """ResNet-152 v2; see resnet_v2()."""
-    return _resnet_v2_depth(152, inputs, num_classes, is_training, spatial_squeeze, reuse, scope)
+    return resnet_v2(inputs, resnet_utils.blocks_for_depth(152, bottleneck), num_classes, is_training=is_training,
+                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope)
 
 
-def _register(depth, fn):
-    name = f"resnet_v2_{depth}"
-    fn.default_image_size = 224
-    register(NetInfo(
-        name=name,
-        builder=fn,
-        arg_scope=resnet_arg_scope,
-        scope=name,
-        head_scope=f"{name}/logits",
-        blocks=((f"{name}/conv1",) + tuple(f"{name}/block{i}" for i in range(1, 5))
-                + (f"{name}/postnorm", f"{name}/logits")),
-        default_image_size=224,
-        min_image_size=32,
-        num_classes=1001,
-        preprocessing="inception",
-        checkpoint_tarball=f"{name}_2017_04_14.tar.gz",
-        checkpoint_file=f"{name}.ckpt",
-        manifest=f"{name}.json",
-    ))
-
-
-_register(50, resnet_v2_50)
-_register(101, resnet_v2_101)
-_register(152, resnet_v2_152)
+resnet_utils.register_resnets((resnet_v2_50, resnet_v2_101, resnet_v2_152), num_classes=1001, preprocessing="inception",
+                              release_date="2017_04_14", extra_blocks=("postnorm",))
