@@ -120,3 +120,12 @@ def test_initializable_iterator_replays_the_evaluation_epoch(graph):
                     break
             epochs.append(labels)
     assert epochs == [list(range(7))] * 2
+
+
+def test_pipeline_runs_without_the_autotuner(graph):
+    # The autotuner's model thread made Session.close() wait up to 18 s after a 20 s run
+    # (TF 2.21); the pipeline must not start it.
+    ds = data.input_pipeline(_dataset(20), 4, 8, "cifarnet", is_training=True)
+    assert ds.options().autotune.enabled is False
+    out, _ = _take(ds, 6)
+    assert [b[0].shape for b in out] == [(4, 8, 8, 3)] * 6
