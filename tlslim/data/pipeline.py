@@ -73,7 +73,7 @@ def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, 
         x.set_shape([batch_dim, image_size, image_size, 3])
         return x, y
 
-    parallel = num_parallel_calls or max(1, len(os.sched_getaffinity(0)))
+    parallel = (os.cpu_count() or 1) if num_parallel_calls is None else num_parallel_calls
     ds = ds.enumerate().map(transform, num_parallel_calls=parallel).prefetch(2)
     # Fixed parallelism instead of tf.data's autotuner: its model thread sleeps for an
     # optimization period that grows with the run time, and Session.close() waits it out
