@@ -7,8 +7,15 @@ setup(
     description="The TF-Slim transfer-learning workflow (graph mode, release checkpoints) on current TensorFlow",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["tlslim", "tlslim.*"]),
-    package_data={"tlslim.nets": ["manifests/*.json"]},
+    # The embedded checkpoint (tlslim.embedded) ships as package data: the repository's checkpoints/
+    # directory becomes tlslim/checkpoints/ in the installed package. A source checkout or an
+    # editable install reads it from the repository instead.
+    packages=find_packages(include=["tlslim", "tlslim.*"]) + ["tlslim.checkpoints"],
+    package_dir={"tlslim.checkpoints": "checkpoints"},
+    package_data={
+        "tlslim.nets": ["manifests/*.json"],
+        "tlslim.checkpoints": ["README.md", "cifarnet_synthetic/*.ckpt", "cifarnet_synthetic/*.json"],
+    },
     python_requires=">=3.9",
     install_requires=[
         "tensorflow>=2.15",

@@ -16,36 +16,26 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import flags  # noqa: E402
 
 from tlslim import cli, pretrain, train  # noqa: E402
-from tlslim.errors import TlslimError  # noqa: E402
 
 _d = pretrain.PretrainConfig()
-
-flags.DEFINE_string("output", _d.output, "The V1 checkpoint file to write (its JSON record goes beside it).")
-flags.DEFINE_string("train_dir", None, "Where training checkpoints go (a re-run resumes there); default: a temporary "
-                                       "directory, deleted at the end.")
-flags.DEFINE_integer("max_steps", _d.max_steps, "Training steps.")
-flags.DEFINE_integer("batch_size", _d.batch_size, "Images per step.")
-flags.DEFINE_enum("optimizer", _d.optimizer, list(train.OPTIMIZERS), "Optimizer.")
-flags.DEFINE_float("learning_rate", _d.learning_rate, "Initial learning rate.")
-flags.DEFINE_enum("lr_decay", _d.lr_decay, list(train.LR_DECAYS), "Learning-rate schedule.")
-flags.DEFINE_float("weight_decay", _d.weight_decay, "L2 weight decay.")
-flags.DEFINE_bool("augment", _d.augment, "Random crops/flips; default: the preprocessing style's choice.")
-flags.DEFINE_integer("train_subset", None, "Use only this many source images per class (default: all).")
-flags.DEFINE_integer("eval_examples", None, "Evaluate on the first N source test images (default: all).")
-flags.DEFINE_integer("seed", _d.seed, "Random seed: initialization and data order.")
-flags.DEFINE_string("device", _d.device, "auto, cpu or gpu.")
+OUTPUT_FIELDS = cli.define_flags(pretrain.PretrainConfig, skip=("train",))
+TRAIN_FIELDS = cli.define_flags(train.TrainConfig, defaults=_d.train, only=(
+    "train_dir", "max_steps", "batch_size", "optimizer", "learning_rate", "lr_decay", "weight_decay", "augment",
+    "train_subset", "eval_examples", "seed", "device"), help={
+    "train_dir": "Where training checkpoints go (a re-run resumes there); default: a temporary directory, deleted "
+                 "at the end.",
+    "train_subset": "Use only this many source images per class (default: all).",
+    "eval_examples": "Evaluate on the first N source test images (default: all)."})
 FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise TlslimError(f"unexpected arguments {' '.join(argv[1:])}; all options are --flags (see --helpshort).")
-    config = pretrain.PretrainConfig(**{name: FLAGS[name].value for name in (
-        "output", "train_dir", "max_steps", "batch_size", "optimizer", "learning_rate", "lr_decay", "weight_decay",
-        "augment", "train_subset", "eval_examples", "seed", "device")})
-    previous = pretrain.read_record(config.output)
+    cli.no_arguments(argv)
+    config = cli.nested_from_flags(_d, OUTPUT_FIELDS, TRAIN_FIELDS)
+    output = config.output or pretrain.default_output()
+    previous = pretrain.read_record(output)
     record = pretrain.pretrain(config)
-    print(f"wrote {config.output} ({record['bytes']} bytes, step {record['step']}) in {record['seconds']:.0f} s; "
+    print(f"wrote {output} ({record['bytes']} bytes, step {record['step']}) in {record['seconds']:.0f} s; "
           f"source test top-1 {record['source_test_top1']:.4f} on {record['source_test_examples']} images")
     print(f"sha256 {record['sha256']}")
     if previous and previous.get("sha256"):

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from tlslim import compare
+from tlslim import compare, embedded, train
 from tlslim.errors import TlslimError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,7 +69,7 @@ def test_outputs_schema_table_and_plots(tmp_path):
             for n, base in ((4, 0.3), (16, 0.5)) for s, acc in (("scratch", base), ("head", base + 0.2))
             for k in (0, 1)]
     rows = compare.aggregate(runs, ["scratch", "head"], [4, 16])
-    config = compare.check_config(compare.CompareConfig(strategies=["scratch", "head"], seeds=[0, 1],
+    config = compare.check_config(compare.make_config(strategies=["scratch", "head"], seeds=[0, 1],
                                                     train_subsets=[4, 16], max_steps=10))
     result = {"runs": rows, "gains": compare.gains(rows), "settings": compare.settings_of(config), "seconds": 1.0}
     paths = compare.write_outputs(result, str(tmp_path))
@@ -89,7 +89,7 @@ def test_outputs_schema_table_and_plots(tmp_path):
 
 def test_one_train_subset_writes_no_subset_plot(tmp_path):
     rows = compare.aggregate([_fake_run("head", 4, 0, 0.5, [[0, 0.1], [10, 0.5]])], ["head"], [4])
-    config = compare.check_config(compare.CompareConfig(strategies=["head"], seeds=[0], train_subsets=[4]))
+    config = compare.check_config(compare.make_config(strategies=["head"], seeds=[0], train_subsets=[4]))
     paths = compare.write_outputs({"runs": rows, "gains": [], "settings": compare.settings_of(config)}, str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["comparison.json", "comparison.md", "comparison.png"]
     assert _png_size(paths[2]) == (600, 400)
@@ -106,25 +106,33 @@ def test_one_train_subset_writes_no_subset_plot(tmp_path):
 ])
 def test_bad_settings_are_one_line_errors(changes, message):
     with pytest.raises(TlslimError, match=message):
-        compare.check_config(compare.CompareConfig(**changes))
+        compare.check_config(compare.make_config(**changes))
 
 
 def test_defaults_are_the_embedded_small_data_setting():
     config = compare.check_config(compare.CompareConfig())
-    assert config.model == "cifarnet" and config.dataset == "synthetic"
-    assert config.checkpoint_path == compare.EMBEDDED_CHECKPOINT and config.exclude == "CifarNet/logits"
-    assert config.strategies == ("scratch", "head", "top", "all", "discriminative")
+    tc = config.train
+    assert tc.model == "cifarnet" and tc.dataset == "synthetic"
+    assert tc.checkpoint_path == embedded.checkpoint_dir() and tc.exclude == ("CifarNet/logits",)
+    assert tc.learning_rate == 0.01 and tc.max_steps == 200  # slim's rate for every strategy
+    assert config.strategies == ("scratch", "head", "top", "all", "discriminative") == train.STRATEGIES
     assert config.train_subsets == (compare.DEFAULT_SYNTHETIC_SUBSET,)
-    assert config.eval_every_steps == config.max_steps // 5
-    other = compare.check_config(compare.CompareConfig(model="vgg_16", checkpoint_path="vgg_16.ckpt", dataset="cifar10"))
-    assert other.train_subsets == (None,) and other.exclude == "vgg_16/fc8"
+    assert tc.eval_every_steps == tc.max_steps // 5
+    other = compare.check_config(compare.make_config(model="vgg_16", checkpoint_path="vgg_16.ckpt", dataset="cifar10"))
+    assert other.train_subsets == (None,) and other.train.exclude == ("vgg_16/fc8",)
     scratch = compare.train_config(config, "scratch", 20, 1, "/tmp/x")
     head = compare.train_config(config, "head", 20, 1, "/tmp/x")
     assert scratch.checkpoint_path is None and scratch.exclude is None and scratch.strategy == "scratch"
-    assert head.checkpoint_path == compare.EMBEDDED_CHECKPOINT and head.exclude == "CifarNet/logits"
-    # The equal budget: everything but the start and the strategy is the same.
-    same = {k: v for k, v in vars(head).items() if k not in ("checkpoint_path", "exclude", "scope_map", "strategy")}
+    assert head.checkpoint_path == embedded.checkpoint_dir() and head.exclude == ("CifarNet/logits",)
+    assert head.train_dir == os.path.join("/tmp/x", "20", "head", "seed1", "train")
+    # The equal budget: everything but the start, the strategy and the run's directory is the same.
+    differ = ("checkpoint_path", "exclude", "scope_map", "strategy", "train_dir")
+    same = {k: v for k, v in vars(head).items() if k not in differ}
     assert same == {k: v for k, v in vars(scratch).items() if k in same}
+    # Every TrainConfig field reaches the runs: the comparison holds a TrainConfig, it does not copy one.
+    custom = compare.check_config(compare.make_config(momentum=0.5, decay_steps=7, decay_rate=0.25, lr_decay="exponential"))
+    run = compare.train_config(custom, "all", 20, 0, "/tmp/x")
+    assert (run.momentum, run.decay_steps, run.decay_rate, run.lr_decay) == (0.5, 7, 0.25, "exponential")
 
 
 # ---------------------------------------------------------------- the command (tiny budget)

@@ -1,9 +1,11 @@
-"""The feature cache (tlslim.features): keys and invalidation, the checkpoint round trip, and the
-same accuracy through the full graph as on the cached features.
+"""The feature cache (tlslim.features) and training on it (tlslim.train's CachedHead builder): keys
+and invalidation, the checkpoint round trip, and the same accuracy through the full graph as on
+the cached features.
 
 The pretrained checkpoints are SYNTHETIC (tlslim.testing.checkpoints: release names and shapes,
 seeded random values); the data are the synthetic target task at a few images per class.
 """
+import dataclasses
 import logging
 import os
 import re
@@ -40,6 +42,15 @@ def _config(release, tmp_path, **kw):
     return train.TrainConfig(**base)
 
 
+def _cached(config, cache_dir):
+    """A run of `config` on cached features in `cache_dir`."""
+    return train.train(dataclasses.replace(config, cache_features=True, cache_dir=str(cache_dir)))
+
+
+def _use_cache(config, cache_features=None):
+    return train.use_cache(train.check_config(dataclasses.replace(config, cache_features=cache_features)))
+
+
 def _values(path):
     reader = tf.train.load_checkpoint(path)
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
@@ -56,7 +67,7 @@ def _extract(release, dataset, cache_dir, **kw):
 
 def test_checkpoint_round_trip_gives_the_same_accuracy_through_the_full_graph(release, tmp_path):
     config = _config(release, tmp_path)
-    result = features.train_cached(config, cache_dir=str(tmp_path / "cache"))
+    result = _cached(config, str(tmp_path / "cache"))
     assert result["step"] == 12 and result["cache"]["extracted"] == {"train": True, "test": True}
 
     # An ordinary full checkpoint: the release's model variables (head at 10 classes), the step,
@@ -93,12 +104,12 @@ def test_checkpoint_round_trip_gives_the_same_accuracy_through_the_full_graph(re
 
 def test_resume_reads_the_cache_and_ordinary_training_continues_the_checkpoint(release, tmp_path):
     cache_dir = str(tmp_path / "cache")
-    first = features.train_cached(_config(release, tmp_path, max_steps=6), cache_dir=cache_dir)
-    second = features.train_cached(_config(release, tmp_path, max_steps=10), cache_dir=cache_dir)
+    first = _cached(_config(release, tmp_path, max_steps=6), cache_dir)
+    second = _cached(_config(release, tmp_path, max_steps=10), cache_dir)
     assert second["cache"]["extracted"] == {"train": False, "test": False}
     assert [s for s, _ in second["losses"]] == [7, 8, 9, 10]
     # tlslim.train resumes the cached run's checkpoint as one of its own.
-    third = train.train(_config(release, tmp_path, max_steps=12))
+    third = train.train(_config(release, tmp_path, max_steps=12, cache_features=False))
     assert third["step"] == 12 and [s for s, _ in third["losses"]] == [11, 12]
     before, after = _values(first["checkpoint"]), _values(third["checkpoint"])
     moved = {n for n in before if n.startswith("CifarNet/") and not np.array_equal(before[n], after[n])}
@@ -111,14 +122,19 @@ def test_head_trains_with_the_configured_optimizer_and_schedule(release, tmp_pat
     config = train.check_config(_config(release, tmp_path, optimizer="sgd", learning_rate=0.5, lr_decay="cosine",
                                     max_steps=4))
     plan = train.make_plan(config, 10, 32)
-    hg = features.build_head_graph(config, plan, 10, 32)
+    train_set = data.load("synthetic", split="train", train_subset=1)
+    builder = train.CachedHead(config, plan, train_set, train_set, 32, "/device:CPU:0")
+    hg = builder.build(start_step=0)
+    features_t, labels_t = hg.inputs["features"], hg.inputs["labels"]
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal([6, 192]).astype(np.float32), np.arange(6) % 10
-    with tf.Session(graph=hg.graph, config=features.head_session_config()) as sess:
-        sess.run(hg.init_op)  # the base is never read, so it need not be restored here
+    with hg.graph.as_default():
+        init = tf.global_variables_initializer()  # the base is never read, so it need not be restored here
+    with tf.Session(graph=hg.graph, config=builder.session_config()) as sess:
+        sess.run(init)
         w0, b0 = sess.run(hg.var_list)
         lr0 = sess.run(hg.learning_rate)
-        sess.run(hg.train_op, {hg.features: x, hg.labels: y})
+        sess.run(hg.train_op, {features_t: x, labels_t: y})
         w1, b1 = sess.run(hg.var_list)
         lr1 = sess.run(hg.learning_rate)
     assert [v.op.name for v in hg.var_list] == [f"{HEAD}/weights", f"{HEAD}/biases"]
@@ -223,9 +239,9 @@ def test_a_damaged_entry_is_extracted_again(release, small, tmp_path):
 ])
 def test_cache_is_on_by_default_for_head_without_augmentation(release, tmp_path, kw, default):
     config = _config(release, tmp_path, **kw)
-    assert features.cache_wanted(config) is default
-    assert features.cache_wanted(config, cache_features=False) is False
-    assert features.cache_wanted(config, cache_features=True) is True
+    assert _use_cache(config) is default
+    assert _use_cache(config, cache_features=False) is False
+    assert _use_cache(config, cache_features=True) is True
 
 
 @pytest.mark.parametrize("kw, message", [
@@ -238,12 +254,12 @@ def test_cache_is_on_by_default_for_head_without_augmentation(release, tmp_path,
 ])
 def test_cache_refuses_what_it_cannot_do(release, tmp_path, kw, message):
     config = _config(release, tmp_path, **kw)
-    assert features.cache_wanted(config) is False
+    assert _use_cache(config) is False
     with pytest.raises(TlslimError, match=re.escape(message)) as err:
-        features.cache_wanted(config, cache_features=True)
+        _use_cache(config, cache_features=True)
     assert "\n" not in str(err.value)
     with pytest.raises(TlslimError, match=re.escape(message)):
-        features.train_cached(config, cache_dir=str(tmp_path / "cache"))
+        _cached(config, str(tmp_path / "cache"))
 
 
 # ---------------------------------------------------------------- VGG-16, the issue's example
@@ -256,7 +272,7 @@ def test_vgg16_round_trip(tmp_path):
     config = train.TrainConfig(model="vgg_16", checkpoint_path=ckpt, exclude="auto", dataset="synthetic",
                                image_size=32, train_subset=2, batch_size=10, max_steps=4, learning_rate=1e-6,
                                eval_examples=20, augment=False, train_dir=str(tmp_path / "run"))
-    result = features.train_cached(config, cache_dir=str(tmp_path / "cache"))
+    result = _cached(config, str(tmp_path / "cache"))
     saved = restore.list_checkpoint(result["checkpoint"])
     assert saved["vgg_16/fc8/weights"] == [1, 1, 4096, 10] and saved["vgg_16/fc8/biases"] == [10]
     model = {n: s for n, s in saved.items() if n.startswith("vgg_16/") and not n.endswith("/Momentum")}

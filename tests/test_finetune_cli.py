@@ -4,6 +4,7 @@ The VGG-16 checkpoint is a SYNTHETIC stand-in in the release format (528 MB; nam
 V1 file format of vgg_16.ckpt, random values) and the CIFAR-10 files are SYNTHETIC images in the
 official python format (tlslim.testing).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -69,10 +70,13 @@ def test_vgg16_release_checkpoint_on_cifar10(vgg):
 
 
 def _fake_repo(tmp_path, with_checkpoint):
-    """A copy of the script in a repository layout of its own (the package comes from PYTHONPATH)."""
+    """A copy of the script and the package in a repository layout of their own, with or without a
+    stand-in for the built-in checkpoint (the package finds it beside itself)."""
     scripts = tmp_path / "repo" / "scripts"
     scripts.mkdir(parents=True)
     shutil.copy(FINETUNE, scripts / "finetune.py")
+    shutil.copytree(os.path.join(REPO, "tlslim"), tmp_path / "repo" / "tlslim",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     if with_checkpoint:
         (tmp_path / "repo" / "checkpoints" / "cifarnet_synthetic").mkdir(parents=True)
         (tmp_path / "repo" / "checkpoints" / "cifarnet_synthetic" / "cifarnet_synthetic.ckpt").write_text("stand-in")
@@ -134,3 +138,46 @@ def test_finetune_then_evaluate_a_train_dir(tmp_path):
 
     out = _run(["--checkpoint_path", str(tmp_path / "nowhere")], script=EVALUATE)
     assert out.returncode == 2 and "--model and --dataset required" in _error_lines(out)[0]
+
+
+def test_cached_head_on_the_main_command_resumes_and_evaluates_the_same(tmp_path):
+    """`--strategy head --cache_features --noaugment`: the base runs once per image, the run writes
+    TensorBoard events and an ordinary checkpoint that evaluate.py scores the same, and re-running
+    with more steps resumes it."""
+    train_dir = tmp_path / "run"
+    command = ["--strategy", "head", "--cache_features", "--noaugment", "--train_subset", "4", "--batch_size", "8",
+               "--eval_examples", "50", "--train_dir", str(train_dir), "--cache_dir", str(tmp_path / "cache")]
+    out = _run(command + ["--max_steps", "6"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "extracting synthetic/train" in out.stderr and "training the head on cached features" in out.stderr
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith("step 6: test top-1 ")
+    top1 = last.split("top-1 ")[1].split(",")[0]
+    record = json.loads((train_dir / "tlslim_run.json").read_text())
+    assert record["cache_features"] is True and record["strategy"] == "head"
+    events = [p for p in os.listdir(train_dir) if p.startswith("events.out.tfevents")]
+    tags = {v.tag for e in tf.train.summary_iterator(str(train_dir / events[0])) for v in e.summary.value}
+    assert {"loss", "accuracy", "learning_rate", "eval/top1", "eval/top5", "eval/loss"} <= tags
+
+    out = _run(["--checkpoint_path", str(train_dir), "--num_examples", "50"], script=EVALUATE)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"top-1 {top1} " in out.stdout.strip().splitlines()[-1]
+
+    out = _run(command + ["--max_steps", "9"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"resuming from {train_dir / 'model.ckpt-6'} at step 6" in out.stderr
+    assert "read from the cache" in out.stderr and "extracting" not in out.stderr
+    assert out.stdout.strip().splitlines()[-1].startswith("step 9: test top-1 ")
+
+    out = _run(command[:1] + ["all"] + command[2:] + ["--max_steps", "9"])
+    assert out.returncode == 2 and _error_lines(out) == [
+        "error: --cache_features trains the head on features of a frozen base and needs --strategy head, got "
+        "--strategy all; drop --cache_features or use --strategy head."]
+
+
+def test_head_run_that_augments_says_the_cache_would_skip_the_base(tmp_path):
+    out = _run(["--max_steps", "1", "--train_subset", "1", "--eval_examples", "10", "--train_dir",
+                str(tmp_path / "run")])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "--cache_features --noaugment would run the frozen base once per image" in out.stderr
+    assert "cached features" not in out.stderr

@@ -228,15 +228,51 @@ def test_tensor_names_mistakes_give_the_real_errors(results):
     assert "6.0" in runs["sess.run('mul:0')"]
 
 
-def test_tensor_names_vgg16_penultimate_by_name(results):
-    v = results("tensor_names")["vgg_16"]
+def test_tensor_names_vgg16_fc7_and_penultimate_by_name(results):
+    v = results("tensor_names")["vgg_16"]["inference"]
     assert v["fc7_ops"] == ["vgg_16/fc7/weights", "vgg_16/fc7/biases", "vgg_16/fc7/Conv2D",
                             "vgg_16/fc7/BiasAdd", "vgg_16/fc7/Relu"]
     assert v["fc7_tensor"] == "vgg_16/fc7/Relu:0"
     assert v["fc7_shape"] == [None, 1, 1, 4096]
-    assert v["fc7_equals_end_point"] is True
+    # The classifier reads fc7 after dropout7, which is an Identity op in inference.
+    assert v["penultimate_tensor"] == "vgg_16/dropout7/Identity:0"
+    assert v["penultimate_op_type"] == "Identity"
+    assert v["penultimate_is_end_point"] is True and v["by_name_is_penultimate"] is True
     assert v["scope_as_tensor"][0] == "KeyError" and "does not exist" in v["scope_as_tensor"][1]
     assert v["scope_as_op"][0] == "KeyError"
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_tensor_names_vgg16_penultimate_names_are_the_graphs(graph, results, training):
+    """The names the lab reports are those of a vgg_16 built here, looked up by name."""
+    from tlslim import nets, restore
+    images = tf.placeholder(tf.float32, [None, 32, 32, 3])
+    _, end_points = nets.get_network_fn("vgg_16", num_classes=10, is_training=training)(images)
+    v = results("tensor_names")["vgg_16"]["training" if training else "inference"]
+    assert graph.get_tensor_by_name(v["fc7_tensor"]) is graph.get_tensor_by_name("vgg_16/fc7/Relu:0")
+    assert graph.get_tensor_by_name(v["penultimate_tensor"]) is end_points["PreLogits"]
+    assert restore.penultimate(graph, "vgg_16") is end_points["PreLogits"]
+    if training:  # dropout builds its own ops after fc7: the penultimate tensor is neither of these
+        assert v["penultimate_tensor"].startswith("vgg_16/dropout7/")
+        assert v["penultimate_tensor"] not in ("vgg_16/fc7/Relu:0", "vgg_16/dropout7/Identity:0")
+
+
+def test_tensor_names_vgg16_penultimate_is_fc7_in_inference_and_dropped_out_in_training(results):
+    keep_prob = 0.5  # slim's VGG default
+    inference, training = results("tensor_names")["vgg_16"]["inference"], results("tensor_names")["vgg_16"]["training"]
+    assert inference["equal"] is True and inference["active_units_zeroed"] == 0
+    assert inference["penultimate_sample"] == inference["fc7_sample"]
+    # Training: every unit is dropped (0) or kept and scaled by 1 / keep_prob (exact: a power of two).
+    assert training["equal"] is False
+    fc7, penultimate = np.array(training["fc7_sample"]), np.array(training["penultimate_sample"])
+    assert len(fc7) == len(penultimate) == 64 and (fc7 >= 0).all()
+    kept = penultimate != 0
+    np.testing.assert_array_equal(penultimate[kept], fc7[kept] / keep_prob)
+    active = fc7 > 0
+    assert (active & kept).any() and (active & ~kept).any()
+    # About half of fc7's active units are dropped (2000 coin flips: 45%-55% is > 4 sd wide).
+    assert training["active_units"] > 1000
+    assert 0.45 < training["active_units_zeroed"] / training["active_units"] < 0.55
 
 
 # ---------------------------------------------------------------- receptive_field

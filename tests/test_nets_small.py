@@ -6,7 +6,7 @@ import pytest
 from tlslim import nets
 from tlslim.compat import slim, tf
 from tlslim.errors import TlslimError
-from tlslim.nets.cifarnet import adaptive_avg_pool
+from tlslim.nets.common import adaptive_avg_pool
 
 
 def variable_shapes(variables):

@@ -190,7 +190,7 @@ def test_unknown_image_size_builds_slims_head_plus_global_pool(graph):
 def test_fc_conv2d_equals_the_full_same_convolution(graph, size, kernel):
     """Outputs and gradients (weights, biases, input) of fc_conv2d equal slim.conv2d's full SAME
     convolution on the same variables; only the live taps enter the Conv2D op."""
-    from tlslim.nets.vgg import fc_conv2d
+    from tlslim.nets.common import fc_conv2d
 
     x = tf.constant(np.random.RandomState(0).standard_normal([2, size[0], size[1], 8]).astype(np.float32))
     with slim.arg_scope([slim.conv2d], weights_regularizer=slim.l2_regularizer(0.1),

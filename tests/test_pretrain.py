@@ -11,14 +11,14 @@ import sys
 import numpy as np
 import pytest
 
-from tlslim import data, pretrain, restore, train
+from tlslim import data, embedded, pretrain, restore, train
 from tlslim.compat import tf
 from tlslim.errors import TlslimError
 from tlslim.testing import checkpoints
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "scripts", "pretrain.py")
-SHIPPED = os.path.join(REPO, pretrain.EMBEDDED_FILE)
+SHIPPED = os.path.join(REPO, embedded.RELATIVE_DIR, embedded.FILE_NAME)
 TINY = dict(max_steps=3, batch_size=4, train_subset=2, eval_examples=20)
 TINY_FLAGS = ["--max_steps", "3", "--batch_size", "4", "--train_subset", "2", "--eval_examples", "20"]
 
@@ -46,8 +46,8 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("pretrain")
     runs = {}
     for name, seed, train_dir in (("a", 0, str(root / "train_a")), ("b", 1, None)):
-        config = pretrain.PretrainConfig(output=str(root / name / "cifarnet_synthetic.ckpt"), seed=seed,
-                                         train_dir=train_dir, **TINY)
+        config = pretrain.make_config(output=str(root / name / "cifarnet_synthetic.ckpt"), seed=seed,
+                                      train_dir=train_dir, **TINY)
         runs[name] = (config, pretrain.pretrain(config))
     return root, runs
 
@@ -67,7 +67,7 @@ def test_export_is_one_v1_file_with_the_model_variables_and_global_step_only(tin
 def test_export_holds_exactly_the_trained_values(tiny):
     root, runs = tiny
     config, _ = runs["a"]
-    trained = _tensors(tf.train.latest_checkpoint(config.train_dir))
+    trained = _tensors(tf.train.latest_checkpoint(config.train.train_dir))
     exported = _tensors(config.output)
     assert any(name.endswith("/Momentum") or name.endswith("/Adam") for name in trained)  # slots left out
     for name, value in exported.items():
@@ -144,7 +144,7 @@ def test_shipped_checkpoint_is_the_recorded_release_style_file(shipped_record):
     assert shipped_record["sha256"] == pretrain.sha256(SHIPPED)
     assert os.path.getsize(SHIPPED) == shipped_record["bytes"] < 8_000_000  # float32, "a few MB"
     # scripts/pretrain.py with no flags is the recipe that made it.
-    default = {k: v for k, v in vars(pretrain.PretrainConfig()).items() if k not in ("output", "train_dir")}
+    default = pretrain.PretrainConfig().recipe()
     assert shipped_record["config"] == default
     assert shipped_record["step"] == default["max_steps"] == int(_tensors(SHIPPED)["global_step"])
 

@@ -36,7 +36,8 @@ def tiny():
 
 def _config(release, tmp_path, **kw):
     base = dict(model="cifarnet", checkpoint_path=release, exclude="CifarNet/logits", dataset="synthetic",
-                train_subset=2, batch_size=4, max_steps=3, eval_examples=20, augment=False, log_every_steps=100,
+                train_subset=2, batch_size=4, max_steps=3, eval_examples=20, augment=False, cache_features=False,
+                log_every_steps=100,
                 save_every_steps=100, train_dir=str(tmp_path / "run"))
     base.update(kw)
     return train.TrainConfig(**base)
@@ -45,7 +46,7 @@ def _config(release, tmp_path, **kw):
 def _graph(config, tiny):
     config = train.check_config(config)
     plan = train.make_plan(config, tiny[0].num_classes, 32)
-    return plan, train.build_train_graph(config, plan, *tiny)
+    return plan, train.FullGraph(config, plan, *tiny, 32, "/device:CPU:0").build(start_step=0)
 
 
 def _values(path):
@@ -96,8 +97,10 @@ def test_discriminative_learning_rates_per_block(graph, release, tiny, tmp_path)
     assert groups == {frozenset(CIFARNET_HEAD): 1.0, frozenset(_layer("fc4")): 1 / 2, frozenset(_layer("fc3")): 1 / 4,
                       frozenset(_layer("conv2")): 1 / 8, frozenset(_layer("conv1")): 1 / 16}
     # One optimizer per group, each with its own learning rate; the step increments once.
+    with tg.graph.as_default():
+        init = tf.global_variables_initializer()
     with tf.Session(graph=tg.graph) as sess:
-        sess.run(tg.init_op)
+        sess.run(init)
         lr_by_var = {}
         for op in tg.graph.get_operations():
             if op.type == "ResourceApplyMomentum":
@@ -212,3 +215,29 @@ def test_eval_is_deterministic_and_matches_the_training_eval(release, tmp_path):
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             assert not np.array_equal(*[sess.run(logits) for _ in range(2)])
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(cache_features=True), dict(exclude="auto", cache_features=True)])
+def test_restore_is_planned_once_per_run(release, tmp_path, monkeypatch, kw):
+    """Every mode of training plans its restore once (one prepare_restore; the checkpoint's
+    listing read once, though `--exclude auto` needs two preflights) and binds that plan to each
+    graph that restores (the training graph, and the extraction graph of cached features)."""
+    from tlslim import restore
+    calls = {"prepare": 0, "read": 0, "bind": 0}
+    prepare, bind = restore.prepare_restore, restore.RestorePlan.make_init_fn
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(restore, "prepare_restore", counted("prepare", prepare))
+    monkeypatch.setattr(restore.RestorePlan, "make_init_fn", counted("bind", bind))
+    restore._listing.cache_clear()
+    reads_before = restore._listing.cache_info().misses
+    result = train.train(_config(release, tmp_path, **{"cache_dir": str(tmp_path / "cache"), **kw}))
+    assert result["step"] == 3
+    assert calls["prepare"] == 1
+    assert restore._listing.cache_info().misses - reads_before == 1  # the checkpoint's listing, read once
+    assert calls["bind"] == (3 if kw.get("cache_features") else 1)  # + the train and test extractions

@@ -109,7 +109,8 @@ def test_resume_restores_optimizer_state_without_the_release(tmp_path):
     from tlslim.testing import checkpoints
     release = checkpoints.write_net_checkpoint("cifarnet", str(tmp_path / "cifarnet.ckpt"))
     train_dir = tmp_path / "run"
-    kw = dict(strategy="head", checkpoint_path=release, exclude="auto", optimizer="adam", learning_rate=0.001)
+    kw = dict(strategy="head", checkpoint_path=release, exclude="auto", optimizer="adam", learning_rate=0.001,
+              cache_features=False)  # the full graph: a cached run reads the release to key its features
     train.train(_config(train_dir, max_steps=2, **kw))
     os.remove(release)
     result = train.train(_config(train_dir, max_steps=4, **kw))

@@ -24,6 +24,7 @@ def release(tmp_path_factory):
 def _config(release, tmp_path, **kw):
     base = dict(model="cifarnet", checkpoint_path=release, exclude="CifarNet/logits", dataset="synthetic",
                 train_subset=2, batch_size=20, max_steps=20, learning_rate=0.01, eval_examples=20, augment=False,
+                cache_features=False,
                 log_every_steps=5, save_every_steps=1000, train_dir=str(tmp_path / "run"))
     base.update(kw)
     if base["strategy"] == "scratch":

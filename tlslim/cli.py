@@ -1,14 +1,17 @@
-"""What every script shares: absl flag parsing and one-line errors.
+"""What every script shares: flags generated from the config dataclasses, and one-line errors.
 
     from tlslim import cli
-    def main(argv): ...
+    FIELDS = cli.define_flags(TrainConfig)            # one flag per field, help from its metadata
+    def main(argv): config = cli.from_flags(TrainConfig, FIELDS) ...
     if __name__ == '__main__':
         cli.run(main)
 
 A TlslimError (or a bad flag) prints `error: <message>` on stderr and exits 2, with no
 traceback. Ctrl-C exits 130.
 """
+import dataclasses
 import sys
+import typing
 import warnings
 
 from absl import app, flags, logging
@@ -51,3 +54,95 @@ def run(main, argv=None):
             sys.exit(130)
 
     app.run(wrapped, argv=argv, flags_parser=_parse_flags)
+
+
+def flag_text(value):
+    """A config value as a user would type it: tuples comma-separated, scope maps 'a=b,c=d'."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (tuple, list)):
+        return ",".join("all" if v is None else str(v) for v in value)
+    return str(value)
+
+
+def _flag_type(annotation):
+    """The type a field's flag parses: Optional[X] -> X; tuples and lists -> list; dicts -> str."""
+    if typing.get_origin(annotation) is typing.Union:
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    origin = typing.get_origin(annotation)
+    if origin in (tuple, list, typing.Sequence) or annotation in (tuple, list):
+        return list
+    if origin is dict or annotation is dict:
+        return str  # 'a=b,c=d': the dataclass parses it
+    return annotation
+
+
+def define_flags(cls, defaults=None, only=None, skip=(), help=None, flag_values=flags.FLAGS):  # noqa: A002
+    """Define one absl flag per field of dataclass `cls`; returns {flag name: field name}.
+
+    The help text, slim's alias spellings and the allowed values come from each field's metadata
+    (tlslim.train.config.field); a field may name its flag (metadata 'flag'). `defaults` (an
+    instance of `cls`) gives the flags' defaults, else the fields' own; `help` ({field: text})
+    replaces a field's help where a script means something else by it. `only`/`skip` choose fields.
+    The flags hold raw values (a list flag's strings); the dataclass parses them when made.
+    """
+    defaults = defaults if defaults is not None else cls()
+    hints = typing.get_type_hints(cls)
+    # Flags belong to the script that asks for them, so --helpshort lists them (absl names the
+    # main module by its path).
+    module = sys._getframe(1).f_globals.get("__name__")
+    module = sys.argv[0] if module == "__main__" else module
+    where = dict(flag_values=flag_values, module_name=module)
+    defined = {}
+    for f in dataclasses.fields(cls):
+        if (only is not None and f.name not in only) or f.name in skip:
+            continue
+        meta = f.metadata
+        name, kind = meta.get("flag", f.name), _flag_type(hints[f.name])
+        help_text = (help or {}).get(f.name) or meta.get("help", f.name)
+        value = getattr(defaults, f.name)
+        if meta.get("choices"):
+            flags.DEFINE_enum(name, value, list(meta["choices"]), help_text, **where)
+        elif kind is list:
+            flags.DEFINE_list(name, None if value is None else ["all" if v is None else str(v) for v in value],
+                              help_text, **where)
+        elif kind is bool:
+            flags.DEFINE_bool(name, value, help_text, **where)
+        elif kind is int:
+            flags.DEFINE_integer(name, value, help_text, **where)
+        elif kind is float:
+            flags.DEFINE_float(name, value, help_text, **where)
+        elif kind is str:
+            flags.DEFINE_string(name, None if value is None else flag_text(value), help_text, **where)
+        else:
+            raise TypeError(f"no flag type for field {cls.__name__}.{f.name}: {hints[f.name]}")
+        for alias in meta.get("aliases", ()):
+            flags.DEFINE_alias(alias, name, flag_values=flag_values)
+        defined[name] = f.name
+    return defined
+
+
+def from_flags(cls, defined, base=None, flag_values=flags.FLAGS):
+    """An instance of `cls` (a copy of `base` if given) with the fields `defined` (define_flags'
+    result) set from the parsed flags."""
+    values = {field: flag_values[name].value for name, field in defined.items()}
+    return dataclasses.replace(base, **values) if base is not None else cls(**values)
+
+
+def given(name, flag_values=flags.FLAGS):
+    """True if flag `name` (or an alias of it) was on the command line."""
+    return flag_values[name].present > 0
+
+
+def nested_from_flags(defaults, own, train_fields, flag_values=flags.FLAGS):
+    """A config like `defaults` (one that holds a TrainConfig as its field `train`) with its own
+    fields `own` and its TrainConfig's fields `train_fields` (define_flags' results) set from the
+    parsed flags."""
+    train = from_flags(type(defaults.train), train_fields, defaults.train, flag_values)
+    return from_flags(type(defaults), own, dataclasses.replace(defaults, train=train), flag_values)
+
+
+def no_arguments(argv):
+    """A one-line error for words on the command line that are not flags."""
+    if len(argv) > 1:
+        raise TlslimError(f"unexpected arguments {' '.join(argv[1:])}; all options are --flags (see --helpshort).")

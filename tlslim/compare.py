@@ -1,6 +1,6 @@
 """Compare transfer-learning strategies: one model, one target dataset, equal step budgets, several seeds.
 
-    config = CompareConfig(max_steps=200, seeds=(0, 1, 2), train_subsets=(20,))
+    config = make_config(max_steps=200, seeds=(0, 1, 2), train_subsets=(20,))  # or CompareConfig(train=..., ...)
     result = run(config, output_dir="runs/compare")   # also writes comparison.json/.md/.png
 
 Each (train_subset, strategy, seed) is one `tlslim.train` run of `max_steps` steps with the same
@@ -10,8 +10,8 @@ initialization, the data order and the train subset (for the synthetic tasks it 
 training images), and is shared by all strategies, so each seed compares them on the same data.
 Each run evaluates on the test split every `eval_every_steps` (the curves of comparison.png)
 and at the end (the table). With augmentation off, `head` trains on cached penultimate features
-(tlslim.features: the frozen base runs once per image instead of once per step; same steps,
-but the head sees the base's features without its dropout).
+(as tlslim.train decides for any run: the frozen base runs once per image instead of once per
+step; same steps, but the head sees the base's features without its dropout).
 
 With no checkpoint given, the model is the embedded default: CifarNet pretrained on the
 SYNTHETIC source task (checkpoints/cifarnet_synthetic) and fine-tuned on the synthetic target.
@@ -34,64 +34,72 @@ import json
 import os
 import shutil
 import time
-from typing import Optional, Sequence
+from typing import Optional, Tuple
 
 import numpy as np
 from absl import logging
 
-from tlslim import nets, train
+from tlslim import embedded, nets, train
 from tlslim.errors import TlslimError
+from tlslim.train.config import STRATEGIES, TrainConfig, field, nested_config
 
-STRATEGIES = ("scratch", "head", "top", "all", "discriminative")
 PRETRAINED = tuple(s for s in STRATEGIES if s != "scratch")
-EMBEDDED_MODEL = "cifarnet"
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EMBEDDED_CHECKPOINT = os.path.join(REPO, "checkpoints", "cifarnet_synthetic")
 RESULT_FILE = "result.json"
 DEFAULT_SYNTHETIC_SUBSET = 20  # images per class: the small-data target setting
 JSON_NAME, MD_NAME, PNG_NAME, SUBSET_PNG_NAME = ("comparison.json", "comparison.md", "comparison.png",
                                                  "comparison_train_subset.png")
 COLORS = {"scratch": "#7f7f7f", "head": "#1f77b4", "top": "#2ca02c", "all": "#d62728", "discriminative": "#9467bd"}
+# TrainConfig fields a comparison sets for each of its runs (the rest are shared by all runs).
+PER_RUN_FIELDS = ("strategy", "train_dir", "train_subset", "seed", "trainable_scopes", "log_every_steps",
+                  "save_every_steps", "keep_checkpoints", "cache_dir")
+
+
+def default_train_config():
+    """The shared settings of the default comparison: 200 steps at slim's learning rate 0.01 for
+    every strategy, evaluated every max_steps / 5 steps (None: see check_config)."""
+    return TrainConfig(max_steps=200, eval_every_steps=None)
 
 
 @dataclasses.dataclass
 class CompareConfig:
-    """A comparison; the defaults are the embedded small-data setting (see the module doc)."""
-    model: str = EMBEDDED_MODEL
-    checkpoint_path: Optional[str] = None     # default: the embedded checkpoint (cifarnet only)
-    exclude: Optional[str] = None             # default: the net's head scope
-    scope_map: Optional[str] = None
-    dataset: str = "synthetic"
-    dataset_dir: Optional[str] = None
-    image_size: Optional[int] = None
-    preprocessing: Optional[str] = None
-    strategies: Sequence[str] = STRATEGIES
-    seeds: Sequence[int] = (0, 1, 2)
-    train_subsets: Optional[Sequence[Optional[int]]] = None  # images per class (None in it: the whole split);
-    #                                                          default: 20 on the synthetic target, else the whole split
-    max_steps: int = 200
-    batch_size: int = 32
-    optimizer: str = "momentum"
-    learning_rate: float = 0.01
-    lr_decay: str = "fixed"
-    weight_decay: float = 0.00004
-    unfreeze: int = 1
-    lr_factor: float = 3.0
-    augment: Optional[bool] = None            # default: the preprocessing style's choice
-    eval_every_steps: Optional[int] = None    # default: max_steps // 5 (at least 1)
-    eval_examples: Optional[int] = None
-    eval_batch_size: Optional[int] = None
-    device: str = "auto"
-    mixed_precision: bool = False
-    work_dir: Optional[str] = None            # default: <output_dir>/runs
-    keep_checkpoints: bool = False            # keep each finished run's checkpoints (default: result only)
-    cache_features: Optional[bool] = None     # head on cached features (tlslim.features); None: when augment is off
+    """A comparison: the settings every run shares (a TrainConfig) and what varies between runs.
+    The defaults are the embedded small-data setting (see the module doc)."""
+    train: TrainConfig = dataclasses.field(default_factory=default_train_config)
+    strategies: Tuple[str, ...] = field(STRATEGIES, f"Strategies to compare, from {', '.join(STRATEGIES)}.")
+    seeds: Tuple[int, ...] = field((0, 1, 2), "Seeds; each strategy runs once per seed.")
+    train_subsets: Optional[Tuple[Optional[int], ...]] = dataclasses.field(default=None, metadata={
+        "flag": "train_subset", "help": "Training images per class, one or more (comma-separated; 'all' for the "
+        f"whole split); two or more add comparison_train_subset.png. Default: {DEFAULT_SYNTHETIC_SUBSET} on the "
+        "synthetic target (the small-data setting), else all."})
+    work_dir: Optional[str] = field(None, "Where the runs go; default: <output_dir>/runs.")
+    keep_checkpoints: bool = field(False, "Keep every finished run's checkpoint (default: its result only).")
+
+    def __post_init__(self):
+        # Parse at the edge: flags give strings, library calls may give numbers.
+        self.strategies = tuple(str(s).strip() for s in self.strategies)
+        self.seeds = tuple(_int(s, "seeds") for s in self.seeds)
+        if self.train_subsets is not None:
+            self.train_subsets = tuple(None if n is None or str(n).strip().lower() == "all" else
+                                       _int(n, "train_subset") for n in self.train_subsets)
+
+
+def _int(value, flag):
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise TlslimError(f"--{flag} takes comma-separated integers, got {value}.") from None
+
+
+def make_config(**settings):
+    """A CompareConfig from keyword settings: its own fields, and TrainConfig fields for `train`
+    (applied over the comparison's defaults)."""
+    return nested_config(CompareConfig, default_train_config(), **settings)
 
 
 def check_config(config):
+    """Validate a CompareConfig (TlslimError naming the flag) and fill in its defaults; returns a copy."""
     config = dataclasses.replace(config)
-    info = nets.get_info(config.model)
-    config.strategies = tuple(config.strategies)
+    tc = config.train
     if not config.strategies:
         raise TlslimError("--strategies is empty; name at least one of " + ", ".join(STRATEGIES) + ".")
     for s in config.strategies:
@@ -99,78 +107,67 @@ def check_config(config):
             raise TlslimError(f"unknown strategy '{s}' in --strategies; known: {', '.join(STRATEGIES)}.")
     if len(set(config.strategies)) != len(config.strategies):
         raise TlslimError(f"--strategies names a strategy twice ({','.join(config.strategies)}); list each once.")
-    config.seeds = tuple(int(s) for s in config.seeds)
     if not config.seeds or len(set(config.seeds)) != len(config.seeds) or min(config.seeds) < 0:
         raise TlslimError(f"--seeds must be distinct non-negative integers, got {list(config.seeds)}.")
     if config.train_subsets is None:
-        config.train_subsets = (DEFAULT_SYNTHETIC_SUBSET,) if config.dataset == "synthetic" else (None,)
-    config.train_subsets = tuple(None if n is None else int(n) for n in config.train_subsets) or (None,)
+        config.train_subsets = (DEFAULT_SYNTHETIC_SUBSET,) if tc.dataset == embedded.DATASET else (None,)
+    config.train_subsets = tuple(config.train_subsets) or (None,)
     if any(n is not None and n < 1 for n in config.train_subsets) or \
             len(set(config.train_subsets)) != len(config.train_subsets):
         raise TlslimError(f"--train_subset must be distinct positive numbers of images per class, "
                           f"got {list(config.train_subsets)}.")
-    if config.max_steps < 1:
-        raise TlslimError(f"--max_steps must be positive, got {config.max_steps}.")
-    if config.eval_every_steps is None:
-        config.eval_every_steps = max(1, config.max_steps // 5)
+    if tc.max_steps < 1:
+        raise TlslimError(f"--max_steps must be positive, got {tc.max_steps}.")
+    changes = {}
+    if tc.eval_every_steps is None:
+        changes["eval_every_steps"] = max(1, tc.max_steps // 5)
     pretrained = [s for s in config.strategies if s != "scratch"]
-    if pretrained and not config.checkpoint_path:
-        if config.model != EMBEDDED_MODEL:
-            raise TlslimError(f"--model {config.model} needs --checkpoint_path (its pretrained checkpoint) for "
-                              f"--strategies {','.join(pretrained)}; or compare --strategies scratch only.")
-        if not os.path.isdir(EMBEDDED_CHECKPOINT) or not os.listdir(EMBEDDED_CHECKPOINT):
-            raise TlslimError(f"the embedded checkpoint {EMBEDDED_CHECKPOINT} is not there; make it with "
-                              f"`python scripts/pretrain.py`, or pass --checkpoint_path.")
-        config.checkpoint_path = EMBEDDED_CHECKPOINT
-    if config.exclude is None:
-        config.exclude = info.head_scope
+    if pretrained:
+        tc = train.with_default_checkpoint(
+            dataclasses.replace(tc, strategy=pretrained[0]),
+            scratch_hint="compare --strategies scratch only")
+        changes.update(checkpoint_path=tc.checkpoint_path, exclude=tc.exclude)
+    if changes.get("exclude", tc.exclude) is None:
+        changes["exclude"] = (nets.get_info(tc.model).head_scope,)
+    config.train = dataclasses.replace(config.train, **changes)
     return config
 
 
-def train_config(config, strategy, train_subset, seed, train_dir):
-    """The tlslim.train.TrainConfig of one run of the comparison (`config` checked)."""
+def train_config(config, strategy, train_subset, seed, work_dir):
+    """The TrainConfig of one run of the comparison (`config` checked): its train_dir is under
+    `work_dir`, and head runs share the feature cache `work_dir/feature_cache`."""
+    tc = config.train
     scratch = strategy == "scratch"
-    return train.TrainConfig(
-        model=config.model, dataset=config.dataset, dataset_dir=config.dataset_dir,
-        checkpoint_path=None if scratch else config.checkpoint_path,
-        exclude=None if scratch else config.exclude, scope_map=None if scratch else config.scope_map,
-        strategy=strategy, unfreeze=config.unfreeze, lr_factor=config.lr_factor, train_dir=train_dir,
-        image_size=config.image_size, preprocessing=config.preprocessing, augment=config.augment,
-        train_subset=train_subset, batch_size=config.batch_size, max_steps=config.max_steps,
-        optimizer=config.optimizer, learning_rate=config.learning_rate, lr_decay=config.lr_decay,
-        weight_decay=config.weight_decay, eval_every_steps=config.eval_every_steps,
-        eval_batch_size=config.eval_batch_size, eval_examples=config.eval_examples,
-        log_every_steps=max(1, min(50, config.max_steps)), save_every_steps=max(1, config.max_steps // 2),
-        keep_checkpoints=1, seed=seed, device=config.device, mixed_precision=config.mixed_precision)
+    return dataclasses.replace(
+        tc, strategy=strategy, train_dir=os.path.join(run_dir(work_dir, strategy, train_subset, seed), "train"),
+        train_subset=train_subset, seed=seed, trainable_scopes=None,
+        checkpoint_path=None if scratch else tc.checkpoint_path, exclude=None if scratch else tc.exclude,
+        scope_map=None if scratch else tc.scope_map, log_every_steps=max(1, min(50, tc.max_steps)),
+        save_every_steps=max(1, tc.max_steps // 2), keep_checkpoints=1,
+        cache_dir=os.path.join(work_dir, "feature_cache"))
+
+
+def run_dir(work_dir, strategy, train_subset, seed):
+    return os.path.join(work_dir, _subset_name(train_subset), strategy, f"seed{seed}")
 
 
 def _subset_name(n):
     return "all" if n is None else str(n)
 
 
-def _use_cache(tc, cache_features):
-    from tlslim import features
-    return features.cache_wanted(tc, cache_features)
-
-
 def _run_one(config, strategy, train_subset, seed, work_dir):
     """One training run -> {'strategy', 'train_subset', 'seed', 'accuracy', 'seconds', 'steps', 'curve'}."""
-    run_dir = os.path.join(work_dir, _subset_name(train_subset), strategy, f"seed{seed}")
-    tc = train_config(config, strategy, train_subset, seed, os.path.join(run_dir, "train"))
-    cached = strategy == "head" and _use_cache(tc, config.cache_features)
+    tc = train_config(config, strategy, train_subset, seed, work_dir)
+    cached = train.use_cache(train.check_config(tc))
     settings = json.loads(json.dumps(dict(dataclasses.asdict(tc), cached_features=cached)))
-    result_path = os.path.join(run_dir, RESULT_FILE)
+    result_path = os.path.join(run_dir(work_dir, strategy, train_subset, seed), RESULT_FILE)
     if os.path.isfile(result_path):
         with open(result_path, encoding="utf-8") as f:
             saved = json.load(f)
         if saved.get("settings") == settings:
             logging.info("reusing %s", result_path)
             return saved["run"]
-    if cached:
-        from tlslim import features
-        out = features.train_cached(tc, cache_dir=os.path.join(work_dir, "feature_cache"))
-    else:
-        out = train.train(tc)
+    out = train.train(tc)
     run = {"strategy": strategy, "train_subset": train_subset, "seed": seed, "accuracy": out["top1"],
            "seconds": round(out["seconds"], 2), "steps": out["step"],
            "curve": [[h["step"], h["top1"]] for h in out["history"]]}
@@ -224,11 +221,13 @@ def gains(aggregated):
 
 
 def settings_of(config):
-    d = dataclasses.asdict(config)
-    d["strategies"], d["seeds"], d["train_subsets"] = list(d["strategies"]), list(d["seeds"]), list(d["train_subsets"])
-    if d["checkpoint_path"] == EMBEDDED_CHECKPOINT:
-        d["checkpoint_path"] = os.path.relpath(EMBEDDED_CHECKPOINT, REPO)  # the embedded default, as the README names it
-    return d
+    """The comparison's settings as one flat JSON-ready dict: the shared TrainConfig fields (not the
+    per-run ones) and the comparison's own."""
+    d = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in PER_RUN_FIELDS}
+    d["checkpoint_path"] = embedded.display_path(d["checkpoint_path"]) if d["checkpoint_path"] else None
+    d.update(strategies=list(config.strategies), seeds=list(config.seeds), train_subsets=list(config.train_subsets),
+             work_dir=config.work_dir, keep_checkpoints=config.keep_checkpoints)
+    return json.loads(json.dumps(d))
 
 
 def run(config, output_dir=None, write=True):
@@ -286,6 +285,21 @@ def _figure(width, height):
     return Figure(figsize=(width, height), dpi=100)
 
 
+def _label(ax, xlabel, title):
+    """Axes of test accuracy against `xlabel`, with a grid and the strategies' legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
 def plot_steps(result, path):
     """comparison.png: mean test accuracy against steps per strategy (band: ± std over seeds)."""
     subsets = list(dict.fromkeys(r["train_subset"] for r in result["runs"]))
@@ -297,14 +311,8 @@ def plot_steps(result, path):
             color = COLORS.get(r["strategy"])
             ax.plot(steps, 100 * acc, marker="o", markersize=3, color=color, label=r["strategy"])
             ax.fill_between(steps, 100 * (acc - std), 100 * (acc + std), color=color, alpha=0.15, linewidth=0)
-        ax.set_xlabel("training step")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{result['settings']['model']}, {_subset_name(n)} images per class")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path)
-    return path
+        _label(ax, "training step", f"{result['settings']['model']}, {_subset_name(n)} images per class")
+    return _save(fig, path)
 
 
 def plot_subsets(result, path):
@@ -318,14 +326,9 @@ def plot_subsets(result, path):
         acc, std = np.array([r["accuracy"] for r in rows]), np.array([r["std"] for r in rows])
         ax.errorbar(x, 100 * acc, yerr=100 * std, marker="o", capsize=3, color=COLORS.get(s), label=s)
     ax.set_xscale("log")
-    ax.set_xlabel("training images per class")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{result['settings']['model']}: {result['settings']['max_steps']} steps per run")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path)
-    return path
+    _label(ax, "training images per class",
+           f"{result['settings']['model']}: {result['settings']['max_steps']} steps per run")
+    return _save(fig, path)
 
 
 def write_outputs(result, output_dir):

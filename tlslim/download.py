@@ -24,13 +24,18 @@ _CHUNK = 1 << 16
 _TIMEOUT_S = 60
 
 
-def md5sum(path):
-    """Hex MD5 of the file at `path`."""
-    digest = hashlib.md5()
+def file_hash(path, algorithm="md5"):
+    """Hex digest of the file at `path` (`algorithm`: a hashlib name), read in 1 MB blocks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def md5sum(path):
+    """Hex MD5 of the file at `path`."""
+    return file_hash(path, "md5")
 
 
 def _human(num_bytes):

@@ -10,7 +10,6 @@ function of the config: the data are generated from code, the initialization and
 come from `seed`. Target-task fine-tuning (`scripts/finetune.py`) restores it minus its head.
 """
 import dataclasses
-import hashlib
 import json
 import os
 import tempfile
@@ -20,44 +19,51 @@ from typing import Optional
 import numpy as np
 from absl import logging
 
-from tlslim import nets, restore, train
+from tlslim import checkpoint_files, data, download, embedded, nets, restore, train
 from tlslim.compat import graph_mode, slim, tf
 from tlslim.errors import TlslimError
+from tlslim.train.config import TrainConfig, field, nested_config
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EMBEDDED_DIR = os.path.join("checkpoints", "cifarnet_synthetic")  # relative to the repository
-EMBEDDED_FILE = os.path.join(EMBEDDED_DIR, "cifarnet_synthetic.ckpt")
 RECORD_SUFFIX = ".json"  # the record sits next to the file: cifarnet_synthetic.ckpt -> cifarnet_synthetic.json
+# The TrainConfig fields that make up the recipe (what the record keeps; the rest is bookkeeping).
+RECIPE_FIELDS = ("model", "dataset", "max_steps", "batch_size", "optimizer", "learning_rate", "lr_decay",
+                 "weight_decay", "augment", "train_subset", "eval_examples", "seed", "device")
+
+
+def default_train_config():
+    """The shipped file's recipe: CifarNet from scratch on the source task, Adam with cosine decay."""
+    return TrainConfig(model=embedded.MODEL, dataset=embedded.SOURCE_DATASET, strategy="scratch", max_steps=1000,
+                       batch_size=64, optimizer="adam", learning_rate=0.001, lr_decay="cosine")
 
 
 @dataclasses.dataclass
 class PretrainConfig:
-    """How the embedded checkpoint is made (the defaults are the shipped file's recipe)."""
-    model: str = "cifarnet"
-    dataset: str = "synthetic_source"
-    output: str = os.path.join(REPO, EMBEDDED_FILE)
-    train_dir: Optional[str] = None       # default: a fresh temporary directory, deleted afterwards
-    max_steps: int = 1000
-    batch_size: int = 64
-    optimizer: str = "adam"
-    learning_rate: float = 0.001
-    lr_decay: str = "cosine"
-    weight_decay: float = 0.00004
-    augment: Optional[bool] = None         # default: the net's preprocessing style's choice (on)
-    train_subset: Optional[int] = None     # images per class (default: all 1000)
-    eval_examples: Optional[int] = None    # source test images evaluated (default: all 2000)
-    seed: int = 0
-    device: str = "auto"
+    """How the embedded checkpoint is made: where it goes, and the training run (the defaults are
+    the shipped file's recipe)."""
+    output: Optional[str] = field(None, "The V1 checkpoint file to write (its JSON record goes beside it); "
+                                        "default: the embedded checkpoint file.")
+    train: TrainConfig = dataclasses.field(default_factory=default_train_config)
+
+    def recipe(self):
+        """The recipe as the record keeps it: {field: value} of RECIPE_FIELDS."""
+        return {k: getattr(self.train, k) for k in RECIPE_FIELDS}
 
     def train_config(self, train_dir):
-        return train.TrainConfig(
-            model=self.model, dataset=self.dataset, strategy="scratch", train_dir=train_dir,
-            max_steps=self.max_steps, batch_size=self.batch_size, optimizer=self.optimizer,
-            learning_rate=self.learning_rate, lr_decay=self.lr_decay, weight_decay=self.weight_decay,
-            augment=self.augment, train_subset=self.train_subset, eval_examples=self.eval_examples,
-            seed=self.seed, device=self.device, log_every_steps=max(1, min(100, self.max_steps)),
-            eval_every_steps=500 if self.max_steps > 500 else 0,
-            save_every_steps=max(500, self.max_steps // 4), keep_checkpoints=1)
+        """The training run, with its logging, evaluation and saving scaled to its length."""
+        steps = self.train.max_steps
+        return dataclasses.replace(self.train, strategy="scratch", train_dir=train_dir,
+                                   log_every_steps=max(1, min(100, steps)), eval_every_steps=500 if steps > 500 else 0,
+                                   save_every_steps=max(500, steps // 4), keep_checkpoints=1)
+
+
+def make_config(**settings):
+    """A PretrainConfig from keyword settings (`output`, and TrainConfig fields over the recipe)."""
+    return nested_config(PretrainConfig, default_train_config(), **settings)
+
+
+def default_output():
+    """Where the recipe's file goes by default: the embedded checkpoint file."""
+    return embedded.checkpoint_file()
 
 
 def record_path(checkpoint_file):
@@ -76,11 +82,7 @@ def read_record(checkpoint_file):
 
 
 def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return download.file_hash(path, "sha256")
 
 
 def model_variable_shapes(model, num_classes, image_size=None):
@@ -90,25 +92,6 @@ def model_variable_shapes(model, num_classes, image_size=None):
     with tf.Graph().as_default():
         nets.get_network_fn(model, num_classes)(tf.placeholder(tf.float32, [None, size, size, 3]))
         return {v.op.name: v.shape.as_list() for v in slim.get_model_variables()}
-
-
-def write_v1(path, tensors):
-    """Write {name: array} as one TF V1 checkpoint file at `path` (atomically: temp file + rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    names = sorted(tensors)
-    arrays = [np.asarray(tensors[n]) for n in names]
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".ckpt", dir=directory)
-    os.close(fd)
-    try:
-        with tf.Graph().as_default(), tf.Session() as sess:
-            feeds = [tf.placeholder(tf.as_dtype(a.dtype), a.shape) for a in arrays]
-            sess.run(tf.raw_ops.Save(filename=tmp, tensor_names=names, data=feeds), dict(zip(feeds, arrays)))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def export_release(checkpoint_path, output, model, num_classes):
@@ -127,7 +110,7 @@ def export_release(checkpoint_path, output, model, num_classes):
     tensors = {name: reader.get_tensor(name) for name in shapes}
     step = reader.get_tensor("global_step") if "global_step" in saved else 0
     tensors["global_step"] = np.asarray(step, np.int64)
-    write_v1(output, tensors)
+    checkpoint_files.write_checkpoint(output, tensors, version=1)
     return {name: list(np.shape(value)) for name, value in tensors.items()}
 
 
@@ -141,30 +124,29 @@ def pretrain(config):
     """
     graph_mode()
     started = time.time()
-    output = os.path.abspath(os.path.expanduser(config.output))
+    tc = config.train
+    output = os.path.abspath(os.path.expanduser(config.output or default_output()))
     if not output.endswith(".ckpt"):
         raise TlslimError(f"--output must be a file name ending in .ckpt (a V1 checkpoint file), got {config.output}.")
     with tempfile.TemporaryDirectory(prefix="tlslim-pretrain-") as tmp:
-        train_dir = config.train_dir or tmp
-        result = train.train(config.train_config(train_dir))
-        num_classes = len(nets_class_names(config))
-        export_release(result["checkpoint"], output, config.model, num_classes)
+        result = train.train(config.train_config(tc.train_dir or tmp))
+        num_classes = len(class_names(tc.dataset))
+        export_release(result["checkpoint"], output, tc.model, num_classes)
     # Evaluate the exported file itself: it is what users restore.
-    metrics = train.evaluate(config.model, output, config.dataset, num_examples=config.eval_examples,
-                             device=config.device)
+    metrics = train.evaluate(tc.model, output, tc.dataset, num_examples=tc.eval_examples, device=tc.device)
     record = {
         "file": os.path.basename(output),
         "sha256": sha256(output),
         "bytes": os.path.getsize(output),
-        "model": config.model,
-        "dataset": config.dataset,
+        "model": tc.model,
+        "dataset": tc.dataset,
         "num_classes": num_classes,
-        "class_names": nets_class_names(config),
+        "class_names": class_names(tc.dataset),
         "step": int(result["step"]),
         "source_test_top1": metrics["top1"],
         "source_test_examples": metrics["count"],
         "seconds": round(time.time() - started, 1),
-        "config": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("output", "train_dir")},
+        "config": config.recipe(),
         "tensorflow": tf.__version__,
         "note": "SYNTHETIC-data model (trained on tlslim's procedurally generated source task), not ImageNet.",
     }
@@ -176,9 +158,8 @@ def pretrain(config):
     return record
 
 
-def nets_class_names(config):
+def class_names(dataset):
     """The source task's class names (label order); the synthetic tasks need no data to name them."""
-    from tlslim import data
-    if config.dataset in data.synthetic.TASKS:
-        return data.synthetic.class_names(config.dataset)
-    return data.load(config.dataset, split="test").class_names
+    if dataset in data.synthetic.TASKS:
+        return data.synthetic.class_names(dataset)
+    return data.load(dataset, split="test").class_names

@@ -163,9 +163,18 @@ def _reader(path):
 
 def list_checkpoint(path):
     """{checkpoint name: shape as a list of ints}, sorted by name, of a V1 file, V2 prefix or directory."""
+    resolved = resolve_checkpoint(path)
+    files = [resolved + ".index"] if _is_v2_prefix(resolved) else [resolved]
+    stamp = tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files)
+    return {name: list(shape) for name, shape in _listing(stamp, resolved).items()}
+
+
+@functools.lru_cache(maxsize=16)
+def _listing(stamp, path):
+    """The shapes of checkpoint `path`, read once per file version (`stamp`: its files' size and mtime)."""
     _, reader = _reader(path)
     shapes = reader.get_variable_to_shape_map()
-    return {name: [int(d) for d in shapes[name]] for name in sorted(shapes)}
+    return {name: tuple(int(d) for d in shapes[name]) for name in sorted(shapes)}
 
 
 def checkpoint_dtypes(path):
@@ -530,6 +539,11 @@ def make_init_fn(checkpoint_path, variables, scope_map=None):
         report = preflight(variables, path, scope_map=scope_map)
         var_list = {checkpoint_name(_var_name(v), scope_map): v for v in variables}
     report.check()
+    return _restore_fn(path, var_list)
+
+
+def _restore_fn(path, var_list):
+    """fn(session) restoring {checkpoint name: variable} from the checked checkpoint `path`."""
     if not var_list:
         raise TlslimError(f"nothing to restore from {path}: every variable is excluded; drop some {EXCLUDE_FLAG} "
                           f"scopes or train without a checkpoint.")
@@ -553,29 +567,54 @@ def make_init_fn(checkpoint_path, variables, scope_map=None):
 
 @dataclasses.dataclass
 class RestorePlan:
-    """What `prepare_restore` decided: the exclusion (and what `auto` added), the report, the init fn."""
+    """What `prepare_restore` decided: the exclusion (and what `auto` added), the checked report,
+    and, when it was given graph variables, the init fn. `make_init_fn(variables)` binds the plan
+    to a graph's variables without reading the checkpoint again."""
     checkpoint_path: str
     exclude: list
     auto_excluded: list
     report: PreflightReport
-    variables: list
-    init_fn: object
+    scope_map: dict
+    include: list = None
+    variables: list = None
+    init_fn: object = None
+
+    def make_init_fn(self, variables):
+        """fn(session) restoring the planned variables among `variables` (tf.Variables of the graph
+        the plan was made for: the same names and shapes as the report's)."""
+        chosen = variables_to_restore(exclude=self.exclude, include=self.include, variables=variables)
+        names = [_var_name(v) for v in chosen]
+        if sorted(names) != sorted(self.report.restored):
+            raise RuntimeError(f"the graph's variables differ from the restore plan's ({len(names)} chosen, "
+                               f"{len(self.report.restored)} planned)")
+        return _restore_fn(self.checkpoint_path, {checkpoint_name(n, self.scope_map): v for n, v in zip(names, chosen)})
 
 
 def prepare_restore(checkpoint_path, exclude=(), include=None, scope_map=None, variables=None):
     """The whole slim recipe in one call: expand `auto`, preflight (stops on a problem), choose the
-    variables, build the init fn. `variables` defaults to the default graph's model variables."""
-    variables = list(variables) if variables is not None else _model_variables()
+    variables and, for tf.Variables, build the init fn. `variables` defaults to the default graph's
+    model variables; a {name: shape} dict plans for a graph not built yet (bind it later with
+    `RestorePlan.make_init_fn`)."""
+    variables = (dict(variables) if isinstance(variables, dict) else
+                 list(variables) if variables is not None else _model_variables())
     path = resolve_checkpoint(checkpoint_path)
-    scopes, auto = expand_exclude(exclude, variables, path, scope_map)
-    chosen = variables_to_restore(exclude=scopes, include=include, variables=variables)
-    # The report covers the variables the restore is about: all of them, or those under `include`.
+    smap = parse_scope_map(scope_map)
+    scopes, auto = expand_exclude(exclude, variables, path, smap)
+    include = parse_scopes(include) if include is not None else None
+    shapes = _graph_shapes(variables)
+    names = list(shapes)
     if include is not None:
-        variables = [v for v in variables if in_scope(_var_name(v), parse_scopes(include))]
-    report = preflight(variables, path, scope_map=scope_map,
-                       exclude=[s for s in scopes if any(in_scope(_var_name(v), [s]) for v in variables)])
+        check_scopes_match(include, names, "--include")
+        names = [n for n in names if in_scope(n, include)]
+    # The report covers the variables the restore is about: all of them, or those under `include`.
+    report = preflight({n: shapes[n] for n in names}, path, scope_map=smap,
+                       exclude=[s for s in scopes if any(in_scope(n, [s]) for n in names)])
     report.check()
-    return RestorePlan(path, scopes, auto, report, chosen, make_init_fn(path, chosen, scope_map))
+    plan = RestorePlan(path, scopes, auto, report, smap, include)
+    if not isinstance(variables, dict):
+        plan.init_fn = plan.make_init_fn(variables)
+        plan.variables = list(plan.init_fn.var_list.values())
+    return plan
 
 
 def verify_checkpoint(path, net):
@@ -601,7 +640,8 @@ def verify_checkpoint(path, net):
 
 def penultimate(end_points_or_graph, net=None):
     """The penultimate tensor (the classifier's input, end_points['PreLogits']), fetched with
-    `graph.get_tensor_by_name` so its real name shows (e.g. 'vgg_16/fc7/Relu:0').
+    `graph.get_tensor_by_name` so its real name shows (e.g. 'vgg_16/dropout7/Identity:0', fc7 after
+    dropout7, for vgg_16 built with is_training=False).
 
     From end_points: `end_points[PreLogits]`. From a graph: the tensor that
     `tlslim.nets.get_network_fn(net, ...)` recorded in the graph collection

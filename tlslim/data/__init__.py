@@ -9,11 +9,11 @@ problem) and 'synthetic_source' (its source task); see the modules of the same n
 """
 from tlslim.data import cifar10, folder, synthetic
 from tlslim.data.dataset import Dataset, per_class_indices
-from tlslim.data.pipeline import input_pipeline
+from tlslim.data.pipeline import index_batches, input_pipeline
 from tlslim.data.preprocessing import STYLES, Stats, compute_stats, preprocess
 from tlslim.errors import TlslimError
 
-__all__ = ["Dataset", "STYLES", "Stats", "compute_stats", "input_pipeline", "load", "names",
+__all__ = ["Dataset", "STYLES", "Stats", "compute_stats", "index_batches", "input_pipeline", "load", "names",
            "preprocess"]
 
 _NAMES = ("cifar10", "folder", "synthetic", "synthetic_source")

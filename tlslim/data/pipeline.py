@@ -21,7 +21,9 @@ from tlslim.data.preprocessing import preprocess
 from tlslim.errors import TlslimError
 
 
-def _index_batches(n, batch_size, shuffle, repeat, seed):
+def index_batches(n, batch_size, shuffle, repeat, seed):
+    """Batches of indices into a dataset of `n` examples, in the pipeline's order for `seed`
+    (a fresh seeded permutation per epoch when shuffling; endless and full with `repeat`)."""
     rng = np.random.default_rng([seed, 0xDA7A])
 
     def epoch_order():
@@ -59,7 +61,7 @@ def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, 
     h, w = images.shape[1:3]
 
     def generate():
-        for idx in _index_batches(n, batch_size, shuffle, repeat, seed):
+        for idx in index_batches(n, batch_size, shuffle, repeat, seed):
             yield images[idx], labels[idx]
 
     batch_dim = batch_size if repeat else None

@@ -55,7 +55,7 @@ def experiment(output_dir=None, **settings):
     per class)."""
     settings = dict(EXPERIMENT, **settings)
     with tempfile.TemporaryDirectory(prefix="tlslim-lab-strategies-") as work_dir:
-        config = compare.CompareConfig(eval_every_steps=settings["max_steps"], work_dir=work_dir, **settings)
+        config = compare.make_config(eval_every_steps=settings["max_steps"], work_dir=work_dir, **settings)
         result = compare.run(config)
     rows = [{"train_subset": n, "accuracy": {r["strategy"]: r["accuracy"] for r in result["runs"]
                                              if r["train_subset"] == n}}

@@ -7,9 +7,14 @@ op name. An op with several outputs numbers them (tf.nn.top_k's 'TopKV2:0' value
 and returns tensors whose names are not what you would guess ('moments/Squeeze:0', not
 'moments/mean:0', which exists but keeps the reduced axes): print `tensor.name`, don't guess it.
 
-The same applies to a net: vgg_16's penultimate layer (fc7 after its ReLU) is the tensor
-'vgg_16/fc7/Relu:0'; its variable scope 'vgg_16/fc7' names no tensor at all. vgg_16 is built
-at 32x32 here to keep it cheap; the names are those of the 224x224 graph.
+The same applies to a net. vgg_16's fc7 activation (after its ReLU) is the tensor
+'vgg_16/fc7/Relu:0', but its penultimate tensor -- the classifier's input, end_points['PreLogits'],
+what `restore.penultimate` returns -- is fc7 after dropout7: 'vgg_16/dropout7/Identity:0' in a
+net built for inference (is_training=False). There dropout is the identity, so the two hold the
+same values; in a net built for training, dropout7 zeroes about half of fc7's units and doubles
+the rest (keep_prob 0.5), so the two differ (and the penultimate tensor has another name). The
+variable scope 'vgg_16/fc7' names no tensor at all. vgg_16 is built at 32x32 here to keep it
+cheap; the names are those of the 224x224 graph.
 """
 import numpy as np
 
@@ -17,7 +22,10 @@ from tlslim.compat import tf
 from tlslim.labs import common
 
 IMAGE_SIZE = 32
-PENULTIMATE_NAME = "vgg_16/fc7/Relu:0"
+FC7_NAME = "vgg_16/fc7/Relu:0"
+PENULTIMATE_NAME = "vgg_16/dropout7/Identity:0"  # in inference; training adds dropout's own ops
+KEEP_PROB = 0.5  # slim's VGG default
+SAMPLE = 64  # units of fc7 / the penultimate tensor reported, enough to see dropout's zeros
 
 
 def _attempt(fn, arg):
@@ -66,27 +74,52 @@ def basics():
     return {"found": found, "moments": moments, "multi_output": multi, "mistakes": mistakes, "runs": runs}
 
 
-def vgg_penultimate(seed=0):
-    """Build vgg_16 at 32x32, grab fc7 by its tensor name, and run it."""
-    from tlslim import nets  # only this part needs the registry
+def _run_vgg(training, seed, weights=None):
+    """vgg_16 at 32x32 built for training or inference: its fc7 and penultimate tensors by name,
+    and their values on one random image -> (result, {variable name: value}).
+
+    `weights` (the other build's) are fed in place of the variables' initial values: the same
+    net in both modes, and no second draw of fc6's 100M random weights."""
+    from tlslim import nets, restore  # only this part needs the registry
     images_np = np.random.RandomState(seed).uniform(-1, 1, [1, IMAGE_SIZE, IMAGE_SIZE, 3]).astype(np.float32)
     with common.graph_session(seed) as (graph, sess):
         images = tf.placeholder(tf.float32, [None, IMAGE_SIZE, IMAGE_SIZE, 3], name="images")
-        logits, end_points = nets.get_network_fn("vgg_16", num_classes=10)(images)
-        fc7 = graph.get_tensor_by_name(PENULTIMATE_NAME)
-        prelogits = end_points[nets.PENULTIMATE]
-        sess.run(tf.global_variables_initializer())
-        fc7_value, prelogits_value = sess.run([fc7, prelogits], {images: images_np})
-        return {
-            # The layer's own ops (its variables and its computation), not the variables' helpers.
-            "fc7_ops": [op.name for op in graph.get_operations()
-                        if op.name.startswith("vgg_16/fc7/") and op.name.count("/") == 2],
+        _, end_points = nets.get_network_fn("vgg_16", num_classes=10, is_training=training,
+                                            dropout_keep_prob=KEEP_PROB)(images)
+        fc7 = graph.get_tensor_by_name(FC7_NAME)
+        penultimate = restore.penultimate(graph, "vgg_16")
+        variables = tf.global_variables()
+        sess.run(tf.global_variables_initializer(),
+                 {v.initial_value: weights[v.op.name] for v in variables} if weights else None)
+        fc7_value, penultimate_value = (v.ravel() for v in sess.run([fc7, penultimate], {images: images_np}))
+        active = fc7_value > 0
+        result = {
             "fc7_tensor": fc7.name, "fc7_shape": fc7.shape.as_list(),
-            "end_point_name": prelogits.name, "end_point_op_type": prelogits.op.type,
-            "fc7_equals_end_point": bool(np.array_equal(fc7_value, prelogits_value)),
-            "scope_as_tensor": _attempt(graph.get_tensor_by_name, "vgg_16/fc7:0"),
-            "scope_as_op": _attempt(graph.get_operation_by_name, "vgg_16/fc7"),
+            "penultimate_tensor": penultimate.name, "penultimate_op_type": penultimate.op.type,
+            "penultimate_is_end_point": penultimate is end_points[nets.PENULTIMATE],
+            "equal": bool(np.array_equal(fc7_value, penultimate_value)),
+            "active_units": int(active.sum()),
+            "active_units_zeroed": int((active & (penultimate_value == 0)).sum()),
+            "fc7_sample": [float(v) for v in fc7_value[:SAMPLE]],
+            "penultimate_sample": [float(v) for v in penultimate_value[:SAMPLE]],
         }
+        if not training:
+            result.update({
+                # The layer's own ops (its variables and its computation), not the variables' helpers.
+                "fc7_ops": [op.name for op in graph.get_operations()
+                            if op.name.startswith("vgg_16/fc7/") and op.name.count("/") == 2],
+                "by_name_is_penultimate": graph.get_tensor_by_name(PENULTIMATE_NAME) is penultimate,
+                "scope_as_tensor": _attempt(graph.get_tensor_by_name, "vgg_16/fc7:0"),
+                "scope_as_op": _attempt(graph.get_operation_by_name, "vgg_16/fc7"),
+            })
+        return result, weights or sess.run({v.op.name: v for v in variables})
+
+
+def vgg_penultimate(seed=0):
+    """vgg_16's fc7 and penultimate tensors by name, in inference and in training."""
+    inference, weights = _run_vgg(False, seed)
+    training, _ = _run_vgg(True, seed, weights)
+    return {"inference": inference, "training": training}
 
 
 def run(output_dir=None):
@@ -97,7 +130,12 @@ def run(output_dir=None):
 
 
 def format(result):
-    f, m, t, v = result["found"], result["moments"], result["multi_output"], result["vgg_16"]
+    f, m, t = result["found"], result["moments"], result["multi_output"]
+    inf, trn = result["vgg_16"]["inference"], result["vgg_16"]["training"]
+    # A few units fc7 left active: dropout either scales them by 1/keep_prob or zeroes them.
+    active = [(a, b) for a, b in zip(trn["fc7_sample"], trn["penultimate_sample"]) if a > 0]
+    kept = ", ".join([f"{a:.3g} -> {b:.3g}" for a, b in active if b != 0][:3])
+    zeroed = ", ".join([f"{a:.3g} -> {b:.3g}" for a, b in active if b == 0][:3])
     out = ["c = a * b:", common.table(["expression", "result"], [[k, str(val)] for k, val in f.items()]), "",
            f"tf.nn.moments returns {m['mean.name']} and {m['variance.name']}; it built the ops "
            f"{', '.join(m['ops'])}. 'moments/mean:0' has shape {m['moments/mean:0 shape']}, the returned mean "
@@ -107,10 +145,17 @@ def format(result):
            "mistakes and what TensorFlow says:",
            common.table(["call", "raises", "message"], [[k, e, msg] for k, (e, msg) in result["mistakes"].items()]
                         + [[k, "returns", val] for k, val in result["runs"].items()]), "",
-           f"vgg_16 at {IMAGE_SIZE}x{IMAGE_SIZE}: ops under vgg_16/fc7/: {', '.join(v['fc7_ops'])}",
-           f"  get_tensor_by_name('{v['fc7_tensor']}') -> shape {v['fc7_shape']}; equals "
-           f"end_points['PreLogits'] ({v['end_point_name']}, op type {v['end_point_op_type']}): "
-           f"{v['fc7_equals_end_point']}",
-           f"  get_tensor_by_name('vgg_16/fc7:0') -> {v['scope_as_tensor'][0]}: {v['scope_as_tensor'][1]}",
-           f"  get_operation_by_name('vgg_16/fc7') -> {v['scope_as_op'][0]}: {v['scope_as_op'][1]}"]
+           f"vgg_16 at {IMAGE_SIZE}x{IMAGE_SIZE} built for inference: ops under vgg_16/fc7/: {', '.join(inf['fc7_ops'])}",
+           f"  fc7 activation: get_tensor_by_name('{inf['fc7_tensor']}') -> shape {inf['fc7_shape']}",
+           f"  penultimate: restore.penultimate(graph, 'vgg_16') -> {inf['penultimate_tensor']} (op type "
+           f"{inf['penultimate_op_type']}); is end_points['PreLogits']: {inf['penultimate_is_end_point']}; "
+           f"is get_tensor_by_name('{PENULTIMATE_NAME}'): {inf['by_name_is_penultimate']}",
+           f"  same values as fc7: {inf['equal']} (dropout is the identity in inference)",
+           f"  get_tensor_by_name('vgg_16/fc7:0') -> {inf['scope_as_tensor'][0]}: {inf['scope_as_tensor'][1]}",
+           f"  get_operation_by_name('vgg_16/fc7') -> {inf['scope_as_op'][0]}: {inf['scope_as_op'][1]}",
+           f"vgg_16 built for training (is_training=True, keep_prob {KEEP_PROB}):",
+           f"  penultimate: {trn['penultimate_tensor']}, op type {trn['penultimate_op_type']}; same values as "
+           f"{trn['fc7_tensor']}: {trn['equal']}",
+           f"  dropout7 zeroed {trn['active_units_zeroed']} of fc7's {trn['active_units']} active units and "
+           f"multiplied the rest by 1/{KEEP_PROB}; fc7 -> penultimate, kept: {kept}; zeroed: {zeroed}"]
     return "\n".join(out)

@@ -7,13 +7,13 @@ convolutions (fc6 a 5x5 VALID convolution over the pool5 map, fc7/fc8 1x1).
 At 224x224 the graph is exactly slim's. Smaller images build with the same variables:
 a 3x3/2 max pool whose input map is smaller than 3x3 uses SAME padding instead of VALID
 (so a 2x2 or 1x1 map becomes 1x1 instead of failing), fc6 uses SAME padding when the pool5 map
-is smaller than 5x5 (convolving with only the taps that meet the map, see `tlslim.nets.vgg.fc_conv2d`),
-and a map that is not 1x1 after fc7 is average-pooled to 1x1 (see
-`tlslim.nets.vgg`). conv1 stays an 11x11/4 VALID convolution, so images need at least 11x11.
+is smaller than 5x5 (convolving with only the taps that meet the map, see `tlslim.nets.common.fc_conv2d`),
+and a map that is not 1x1 after fc7 is average-pooled to 1x1 (VGG's head:
+`tlslim.nets.common.conv_fc_head`). conv1 stays an 11x11/4 VALID convolution, so images need at least 11x11.
 """
 from tlslim.compat import slim, tf
-from tlslim.nets.registry import PENULTIMATE, NetInfo, register
-from tlslim.nets.vgg import fc_conv2d, fc_padding, needs_global_pool, spatial_size
+from tlslim.nets.common import conv_fc_head, fc_conv2d, valid_or_same
+from tlslim.nets.registry import NetInfo, register
 
 _POOL = 3
 _FC6_KERNEL = 5
@@ -32,9 +32,7 @@ def alexnet_v2_arg_scope(weight_decay=0.0005):
 
 def _max_pool(net, scope):
     """slim's 3x3/2 VALID max pool, or SAME when the map is smaller than the window."""
-    size = spatial_size(net)
-    padding = "SAME" if size is not None and min(size) < _POOL else "VALID"
-    return slim.max_pool2d(net, [_POOL, _POOL], 2, padding=padding, scope=scope)
+    return slim.max_pool2d(net, [_POOL, _POOL], 2, padding=valid_or_same(net, _POOL), scope=scope)
 
 
 def alexnet_v2(inputs, num_classes=1000, is_training=False, dropout_keep_prob=0.5,
@@ -58,24 +56,10 @@ def alexnet_v2(inputs, num_classes=1000, is_training=False, dropout_keep_prob=0.
             with slim.arg_scope([slim.conv2d],
                                 weights_initializer=tf.truncated_normal_initializer(0.0, 0.005),
                                 biases_initializer=tf.constant_initializer(0.1)):
-                padding = fc_padding(net, _FC6_KERNEL, fc_conv_padding)
-                net = fc_conv2d(net, 4096, [_FC6_KERNEL, _FC6_KERNEL], padding=padding, scope="fc6")
-                net = slim.dropout(net, dropout_keep_prob, is_training=is_training,
-                                   scope="dropout6")
-                net = slim.conv2d(net, 4096, [1, 1], scope="fc7")
-                end_points = slim.utils.convert_collection_to_dict(collection)
-                if needs_global_pool(net, global_pool):
-                    net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
-                    end_points["global_pool"] = net
-                net = slim.dropout(net, dropout_keep_prob, is_training=is_training,
-                                   scope="dropout7")
-                end_points[PENULTIMATE] = net
-                net = slim.conv2d(net, num_classes, [1, 1], activation_fn=None,
-                                  normalizer_fn=None, biases_initializer=tf.zeros_initializer(),
-                                  scope="fc8")
-        logits = tf.squeeze(net, [1, 2], name="fc8/squeezed")
-        end_points[sc.name + "/fc8"] = logits
-    return logits, end_points
+                # As in slim, fc8 alone starts from zero biases.
+                return conv_fc_head(net, num_classes, _FC6_KERNEL, is_training, dropout_keep_prob,
+                                    fc_conv_padding, global_pool, collection, sc.name,
+                                    biases_initializer=tf.zeros_initializer())
 
 
 alexnet_v2.default_image_size = 224

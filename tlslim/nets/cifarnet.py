@@ -4,51 +4,11 @@ Two 5x5 convolutions (with LRN and 2x2 max pools), then fully connected layers f
 fc4 (192) and logits. At the default 32x32 the graph is exactly slim's. At any other size the
 pool2 map is average-pooled adaptively to slim's 8x8 (as torchvision's AdaptiveAvgPool2d does)
 before the flatten, so fc3 keeps its [4096, 384] weights. LeNet shares that tail
-(`pool_and_flatten`).
+(`tlslim.nets.common.pool_and_flatten`).
 """
-import math
-
 from tlslim.compat import slim, tf
-from tlslim.errors import TlslimError
+from tlslim.nets.common import pool_and_flatten
 from tlslim.nets.registry import PENULTIMATE, NetInfo, register
-from tlslim.nets.vgg import spatial_size
-
-
-def adaptive_avg_pool(net, out_size, scope="AdaptivePool"):
-    """Average-pool NHWC `net` to spatial `out_size` (h, w) like torchvision's AdaptiveAvgPool2d.
-
-    Output cell i along an axis of length n averages input rows floor(i*n/out) to
-    ceil((i+1)*n/out) - 1; a map already of `out_size` is returned unchanged. Needs a static
-    spatial shape.
-    """
-    size = spatial_size(net)
-    if size is None:
-        raise TlslimError("adaptive pooling needs images with a static height and width; "
-                          "give the input placeholder a fixed image size.")
-    if tuple(size) == tuple(out_size):
-        return net
-    with tf.name_scope(scope):
-        for axis, (n, out) in ((1, (size[0], out_size[0])), (2, (size[1], out_size[1]))):
-            cells = []
-            for i in range(out):
-                start, end = (i * n) // out, math.ceil((i + 1) * n / out)
-                window = tf.gather(net, list(range(start, end)), axis=axis)
-                cells.append(tf.reduce_mean(window, axis=axis, keepdims=True))
-            net = tf.concat(cells, axis=axis)
-    return net
-
-
-def pool_and_flatten(net, grid, end_points):
-    """`net` adaptively pooled to `grid` (h, w), then flattened to [B, h*w*C].
-
-    Records end_points 'AdaptivePool' (only when the map was not already `grid`, so the graph
-    at the default size is slim's) and 'Flatten'.
-    """
-    pooled = adaptive_avg_pool(net, grid)
-    if pooled is not net:
-        net = end_points["AdaptivePool"] = pooled
-    net = end_points["Flatten"] = slim.flatten(net)
-    return net
 
 
 def _lrn(net, name):

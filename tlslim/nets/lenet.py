@@ -7,7 +7,7 @@ weights. As in slim, conv1 takes as many input channels as the images have: the 
 records slim's MNIST net (1 channel); RGB images give conv1 weights [5, 5, 3, 32].
 """
 from tlslim.compat import slim, tf
-from tlslim.nets.cifarnet import pool_and_flatten
+from tlslim.nets.common import pool_and_flatten
 from tlslim.nets.registry import PENULTIMATE, NetInfo, register
 
 

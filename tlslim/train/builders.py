@@ -1,0 +1,206 @@
+"""The ways of training, each a graph builder plus a step function for the one harness.
+
+    FullGraph   the whole net on tf.data batches (every strategy; augmentation; mixed precision)
+    CachedHead  the head alone on cached penultimate features of the frozen base (strategy head)
+
+A builder makes its graph around `graph.build_towers` (so both have the same loss, optimizer,
+batch-norm freezing, finiteness check and saver) and says how one step and one evaluation pass
+run; tlslim.train.harness owns everything else (train_dir, resume, restore, session, summaries,
+progress, checkpoints, failures).
+
+CachedHead computes the penultimate tensor -- found by name through `restore.penultimate`, e.g.
+'CifarNet/dropout3/Identity:0' -- once per image with the base as restored (tlslim.features keeps
+it on disk), then feeds it in place of that tensor, so the base never runs: its images
+placeholder is never fed, and a step that needed the base would fail rather than silently
+recompute it. Its checkpoints are ordinary full checkpoints (the base as restored, the trained
+head, optimizer slots, step). Features are computed in inference mode, exactly what evaluation
+feeds the head; the full graph's training tower applies the base's dropout before the
+penultimate tensor (VGG's dropout6/dropout7, CifarNet's and LeNet's dropout3), so there the head
+trains on dropped-out features and here on the clean ones. Dropout that belongs to the head
+(Inception's Dropout_0b, after PreLogits) still applies.
+"""
+import os
+
+import numpy as np
+from absl import logging
+
+from tlslim import data, features, nets, restore
+from tlslim.compat import tf
+from tlslim.device import session_config
+from tlslim.errors import TlslimError
+from tlslim.scopes import in_scope
+from tlslim.train.evaluation import run_eval, style_stats
+from tlslim.train.graph import build_towers
+
+CACHE_FLAG = "--cache_features"
+DEFAULT_CACHE_DIR = os.path.join("runs", "feature_cache")
+
+
+def data_seed(seed, step):
+    """The data order's seed at `step`: a resumed run sees a fresh order, not the batches it saw."""
+    return (int(seed) * 1_000_003 + int(step)) % (2 ** 31 - 1)
+
+
+class FullGraph:
+    """The whole net trained on tf.data batches of preprocessed (and augmented) images."""
+    label = ""
+
+    def __init__(self, config, plan, train_set, test_set, image_size, device):
+        self.config, self.plan, self.device = config, plan, device
+        self.train_set, self.test_set, self.image_size = train_set, test_set, image_size
+        self.style = config.preprocessing or nets.get_info(config.model).preprocessing
+
+    def prepare(self):
+        """Work before the graph (none here)."""
+
+    def build(self, start_step):
+        c = self.config
+        with tf.Graph().as_default():
+            tf.set_random_seed(c.seed)
+            tf.train.get_or_create_global_step()
+            with tf.device("/device:CPU:0"), tf.name_scope("data"):
+                stats = style_stats(self.style, self.train_set)
+                # Reseeded from the step on resume, so a resumed run sees a fresh order.
+                train_data = data.input_pipeline(self.train_set, c.batch_size, self.image_size, self.style,
+                                                 is_training=True, seed=data_seed(c.seed, start_step),
+                                                 augment=c.augment, stats=stats)
+                images, labels = tf.data.make_one_shot_iterator(train_data).get_next()
+                eval_data = data.input_pipeline(self.test_set, c.eval_batch_size or c.batch_size, self.image_size,
+                                                self.style, is_training=False, stats=stats)
+                eval_iterator = tf.data.make_initializable_iterator(eval_data)
+                eval_images, eval_labels = eval_iterator.get_next()
+            tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, eval_images, self.device)
+            tg.inputs.update(eval_init=eval_iterator.initializer, eval_labels=eval_labels)
+        return tg
+
+    def session_config(self):
+        return session_config()
+
+    def step_fn(self, sess, tg, start_step):
+        fetches = tg.fetches
+        return lambda: sess.run(fetches)[1:]
+
+    def eval_pass(self, sess, tg):
+        return run_eval(sess, tg.inputs["eval_init"], tg.eval_logits, tg.inputs["eval_labels"])
+
+    def summary(self):
+        return {}
+
+
+def cache_problem(config, exclude=None):
+    """Why `config` (checked) cannot train on cached features, or None. `exclude`: the plan's
+    resolved exclusions (default: the config's)."""
+    head = nets.get_info(config.model).head_scope
+    if config.strategy != "head":
+        return (f"{CACHE_FLAG} trains the head on features of a frozen base and needs --strategy head, got "
+                f"--strategy {config.strategy}; drop {CACHE_FLAG} or use --strategy head.")
+    outside = [s for s in config.trainable_scopes or () if not in_scope(s, [head])]
+    if outside:
+        return (f"{CACHE_FLAG} needs a frozen base, but --trainable_scopes {outside[0]} lies outside the head "
+                f"{head}; drop {CACHE_FLAG} or train only scopes under {head}.")
+    scopes = (config.exclude or ()) if exclude is None else exclude
+    outside = [s for s in scopes if s != restore.AUTO and not in_scope(s, [head])]
+    if outside:
+        return (f"{CACHE_FLAG} needs the whole base restored, but --exclude {outside[0]} lies outside the head "
+                f"{head}; drop {CACHE_FLAG} or exclude only scopes under {head}.")
+    if config.augment:
+        return (f"{CACHE_FLAG} computes each image's features once, so random augmentation cannot apply; pass "
+                f"--noaugment, or drop {CACHE_FLAG}.")
+    if config.mixed_precision:
+        return f"{CACHE_FLAG} extracts and trains in float32; drop --mixed_precision or {CACHE_FLAG}."
+    return None
+
+
+def use_cache(config):
+    """Whether a run of `config` (checked) trains on cached features.
+
+    cache_features False: no. True: yes, and a one-line TlslimError if the run cannot (not the
+    head strategy, a trainable or excluded scope outside the head, augmentation, mixed
+    precision). None (the default): yes exactly when the strategy is head, augmentation is off
+    (`augment` False) and nothing above stands in the way.
+    """
+    if config.cache_features is False:
+        return False
+    problem = cache_problem(config)
+    if config.cache_features is None:
+        return problem is None and config.augment is False
+    if problem:
+        raise TlslimError(problem)
+    return True
+
+
+class CachedHead(FullGraph):
+    """The head trained on cached penultimate features: the frozen base runs once per image."""
+    label = " (cached features)"
+
+    def __init__(self, config, plan, train_set, test_set, image_size, device):
+        super().__init__(config, plan, train_set, test_set, image_size, device)
+        problem = cache_problem(config, plan.exclude)  # `--exclude auto` is resolved now
+        if problem:
+            raise TlslimError(problem)
+        self.train_features = self.test_features = None
+
+    def prepare(self):
+        """Read the features from the cache, or extract them with the base as the release
+        checkpoint has it (a resumed run's base is the same)."""
+        c = self.config
+        source = self.plan.checkpoint_path or c.checkpoint_path
+        # The run's restore plan restores the base (a resumed run has none: extraction plans its own).
+        common = dict(cache_dir=c.cache_dir or DEFAULT_CACHE_DIR, stats=style_stats(self.style, self.train_set),
+                      scope_map=c.scope_map, device=c.device, restore_plan=self.plan.restore_plan)
+        self.train_features = features.cached_features(c.model, source, self.train_set, "train", self.image_size,
+                                                       self.style, train_subset=c.train_subset, seed=c.seed, **common)
+        self.test_features = features.cached_features(c.model, source, self.test_set, "test", self.image_size,
+                                                      self.style, **common)
+
+    def build(self, start_step):
+        c, size = self.config, self.image_size
+        with tf.Graph().as_default():
+            tf.set_random_seed(c.seed)
+            tf.train.get_or_create_global_step()
+            # Never fed: the base's ops read it, and no step of this graph runs them.
+            images = tf.placeholder(tf.float32, [None, size, size, 3], name="images_not_fed")
+            labels = tf.placeholder(tf.int64, [None], name="labels")
+            tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, images, self.device)
+            tg.inputs.update(labels=labels, features=restore.penultimate(tg.end_points),
+                             eval_features=restore.penultimate(tg.eval_end_points))
+        logging.info("training the head on cached features %s", tg.inputs["features"].name)
+        return tg
+
+    def session_config(self):
+        """session_config() with Grappler's graph rewriting off: its constant folding turns the
+        shape of a fed tensor into a constant with a control dependency on the op that produced
+        it, which would run the whole base on the never-fed images placeholder. The head graph
+        is a few small ops; it loses nothing without the rewrites."""
+        config = session_config()
+        config.graph_options.rewrite_options.disable_meta_optimizer = True
+        return config
+
+    def step_fn(self, sess, tg, start_step):
+        fs, c = self.train_features, self.config
+        # The order tlslim.data.input_pipeline gives for the same seed and step (no augmentation).
+        batches = data.index_batches(len(fs), c.batch_size, True, True, data_seed(c.seed, start_step))
+        fetches, features_t, labels_t = tg.fetches, tg.inputs["features"], tg.inputs["labels"]
+
+        def run_step():
+            idx = np.sort(next(batches))  # sorted reads from a memory-mapped cache; the batch is a set
+            return sess.run(fetches, {features_t: _feed_shape(features_t, np.asarray(fs.features[idx])),
+                                      labels_t: fs.labels[idx]})[1:]
+        return run_step
+
+    def eval_pass(self, sess, tg, batch_size=1024):
+        fs, tensor = self.test_features, tg.inputs["eval_features"]
+        logits = [sess.run(tg.eval_logits, {tensor: _feed_shape(tensor, np.asarray(fs.features[i:i + batch_size]))})
+                  for i in range(0, len(fs), batch_size)]
+        return np.concatenate(logits).astype(np.float64), np.asarray(fs.labels)
+
+    def summary(self):
+        return {"train": self.train_features.path, "test": self.test_features.path,
+                "extract_seconds": self.train_features.seconds + self.test_features.seconds,
+                "extracted": {"train": self.train_features.extracted, "test": self.test_features.extracted}}
+
+
+def _feed_shape(tensor, array):
+    """Cached rows reshaped to the fed tensor's per-example shape (a cache stores them as extracted)."""
+    return array.reshape((len(array),) + tuple(tensor.shape.as_list()[1:]))
+

@@ -1,0 +1,165 @@
+"""What a training run is: the TrainConfig dataclass, the one source of truth for its settings.
+
+Every field carries its help text (and, where TF-Slim spelled the flag differently, slim's
+aliases) in its metadata: `tlslim.cli.define_flags` turns the fields into the flags of
+finetune.py, compare.py and pretrain.py, so a field cannot be forgotten by one of them.
+
+Values are parsed once, here: `exclude` and `trainable_scopes` become tuples of scopes and
+`scope_map` a {checkpoint scope: graph scope} dict when a TrainConfig is made, whether from a
+comma-separated flag or from a library call; deeper code never parses them again.
+"""
+import dataclasses
+import os
+from typing import Dict, Optional, Tuple
+
+from tlslim import embedded, nets, restore
+from tlslim.errors import TlslimError
+from tlslim.scopes import parse_scopes
+
+# The one list of strategies, in the order a comparison shows them (scratch is the baseline).
+STRATEGIES = ("scratch", "head", "top", "all", "discriminative")
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+LR_DECAYS = ("fixed", "exponential", "cosine")
+
+
+def field(default, help, aliases=(), choices=None, factory=None):  # noqa: A002 - absl's word for it
+    """A dataclass field with its flag's help text, slim's alias spellings and allowed values."""
+    metadata = {"help": help, "aliases": tuple(aliases), "choices": choices}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run depends on (the flags of scripts/finetune.py are its fields)."""
+    model: str = field("cifarnet", "Network name (see tlslim.nets.names()).", aliases=("model_name",))
+    dataset: str = field("synthetic", "Dataset name: cifar10, folder, synthetic, synthetic_source.",
+                         aliases=("dataset_name",))
+    dataset_dir: Optional[str] = field(None, "Where the dataset's files are (not needed for synthetic data).")
+    checkpoint_path: Optional[str] = field(
+        None, f"Pretrained checkpoint: V1 file, V2 prefix or directory. Default for --model {embedded.MODEL}: "
+              f"the built-in {embedded.RELATIVE_DIR}; required for other models unless --strategy scratch.")
+    exclude: Optional[Tuple[str, ...]] = field(
+        None, "Comma-separated scopes not restored (the new head), or 'auto' for the ones whose shapes differ. "
+              "Default with the built-in checkpoint: the net's head (CifarNet/logits).",
+        aliases=("checkpoint_exclude_scopes",))
+    scope_map: Optional[Dict[str, str]] = field(
+        None, "Checkpoint-to-graph scope renames, 'ckpt_scope=graph_scope,...'.")
+    strategy: Optional[str] = field(
+        None, "What trains: head (default with --exclude), top (--unfreeze N blocks + head), all (default without "
+              "--exclude), discriminative (all, lower rates for lower blocks), scratch (no checkpoint).",
+        choices=STRATEGIES)
+    unfreeze: int = field(1, "--strategy top: number of blocks below the head to train.")
+    lr_factor: float = field(3.0, "--strategy discriminative: learning-rate divisor per block.")
+    trainable_scopes: Optional[Tuple[str, ...]] = field(None, "Comma-separated scopes to train; overrides --strategy.")
+    train_dir: Optional[str] = field(None, "Where checkpoints and summaries go; default "
+                                           "runs/<model>-<dataset>-<strategy>.")
+    image_size: Optional[int] = field(None, "Input size (square); default: the net's default size.",
+                                      aliases=("train_image_size",))
+    preprocessing: Optional[str] = field(None, "Preprocessing style; default: the one the net was released with.",
+                                         aliases=("preprocessing_name",))
+    augment: Optional[bool] = field(None, "Random crops and flips of the training images (default: on; "
+                                          "--noaugment: off).")
+    cache_features: Optional[bool] = field(
+        None, "Train the head on cached penultimate features of the frozen base (computed once, not every "
+              "step). Default: on for --strategy head with --noaugment; --nocache_features forces it off.")
+    cache_dir: Optional[str] = field(None, "Where cached features go (default runs/feature_cache); an entry is "
+                                           "keyed by everything that makes it, so a changed input never reuses one.")
+    train_subset: Optional[int] = field(None, "Use only this many training images per class.")
+    batch_size: int = field(32, "Images per training step.")
+    max_steps: int = field(1000, "Stop at this global step.", aliases=("max_number_of_steps",))
+    optimizer: str = field("momentum", "Optimizer (TF-Slim's names; momentum is SGD with --momentum).", choices=OPTIMIZERS)
+    learning_rate: float = field(0.01, f"Initial learning rate (TF-Slim's 0.01; {embedded.LEARNING_RATE:g} for the "
+                                       f"built-in example when not given).")
+    momentum: float = field(0.9, "Momentum (momentum and rmsprop optimizers).")
+    lr_decay: str = field("fixed", "Learning-rate schedule: fixed, exponential (staircase), cosine.",
+                          aliases=("learning_rate_decay", "learning_rate_decay_type"), choices=LR_DECAYS)
+    decay_steps: Optional[int] = field(None, "exponential: steps per decay (default max_steps/4); cosine: steps to "
+                                             "zero (default max_steps).")
+    decay_rate: float = field(0.5, "exponential: factor per decay_steps (staircase).",
+                              aliases=("learning_rate_decay_factor",))
+    weight_decay: float = field(0.00004, "L2 weight decay of the trained variables.")
+    eval_every_steps: int = field(0, "Evaluate on the test split every N steps (0: at the end only).")
+    eval_batch_size: Optional[int] = field(None, "Batch size of evaluation (default --batch_size).")
+    eval_examples: Optional[int] = field(None, "Evaluate on the first N test images only.")
+    log_every_steps: int = field(50, "Log and write summaries every N steps.", aliases=("log_every_n_steps",))
+    save_every_steps: int = field(500, "Save a checkpoint every N steps.")
+    keep_checkpoints: int = field(3, "How many recent checkpoints to keep.")
+    seed: int = field(0, "Random seed (initialization, data order, subsets).")
+    device: str = field("auto", "auto, cpu or gpu (optionally with an index, e.g. gpu:1).")
+    mixed_precision: bool = field(False, "float16 compute with float32 weights and loss scaling (for GPUs; slower "
+                                         "on a CPU).")
+
+    def __post_init__(self):
+        # Parse at the edge: strings become typed values once; typed values pass unchanged.
+        if self.exclude is not None:
+            self.exclude = tuple(parse_scopes(self.exclude))
+        if self.trainable_scopes is not None:
+            self.trainable_scopes = tuple(parse_scopes(self.trainable_scopes)) or None
+        if self.scope_map is not None:
+            self.scope_map = restore.parse_scope_map(self.scope_map) or None
+        if self.checkpoint_path is not None and not str(self.checkpoint_path).strip():
+            self.checkpoint_path = None
+
+
+def _positive(config, *names):
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and (isinstance(value, bool) or value <= 0):
+            raise TlslimError(f"--{name} must be positive, got {value}.")
+
+
+def check_config(config):
+    """Validate a TrainConfig (TlslimError naming the flag) and fill in the strategy; returns a copy."""
+    config = dataclasses.replace(config)
+    nets.get_info(config.model)  # unknown model -> the list of known ones
+    for name in ("strategy", "optimizer", "lr_decay"):
+        allowed, value = TrainConfig.__dataclass_fields__[name].metadata["choices"], getattr(config, name)
+        if value is not None and value not in allowed:
+            raise TlslimError(f"--{name} must be one of {', '.join(allowed)}, got '{value}'.")
+    _positive(config, "batch_size", "max_steps", "learning_rate", "lr_factor", "decay_steps", "decay_rate",
+              "image_size", "eval_batch_size", "eval_examples", "log_every_steps", "save_every_steps",
+              "keep_checkpoints")
+    if config.unfreeze < 0:
+        raise TlslimError(f"--unfreeze must be 0 or more, got {config.unfreeze}.")
+    if config.strategy is None:
+        if config.checkpoint_path is None:
+            config.strategy = "scratch"
+        else:
+            config.strategy = "head" if config.exclude else "all"
+    if config.strategy != "scratch" and config.checkpoint_path is None:
+        raise TlslimError(f"--strategy {config.strategy} fine-tunes a pretrained net and needs --checkpoint_path; "
+                          f"pass one, or use --strategy scratch to train from random weights.")
+    return config
+
+
+def default_train_dir(config):
+    return os.path.join("runs", f"{config.model}-{config.dataset}-{config.strategy}")
+
+
+def with_default_checkpoint(config, learning_rate_given=True, scratch_hint="use --strategy scratch to train it "
+                                                                            "from random weights"):
+    """`config` with the built-in example filled in when it fine-tunes without a checkpoint: the
+    embedded checkpoint (for the embedded model only), its head excluded and, unless
+    `learning_rate_given`, the example's learning rate. Other configs come back unchanged."""
+    if config.checkpoint_path is not None or config.strategy == "scratch":
+        return config
+    nets.get_info(config.model)  # an unknown --model lists the known ones before any other advice
+    if config.model != embedded.MODEL:
+        raise TlslimError(f"--model {config.model} needs --checkpoint_path (its release checkpoint); or "
+                          f"{scratch_hint}.")
+    changes = {"checkpoint_path": embedded.require_checkpoint()}
+    if config.exclude is None:
+        changes["exclude"] = (nets.get_info(config.model).head_scope,)
+    if not learning_rate_given:
+        changes["learning_rate"] = embedded.LEARNING_RATE
+    return dataclasses.replace(config, **changes)
+
+
+def nested_config(cls, train_defaults, **settings):
+    """An instance of `cls`, a config that holds a TrainConfig as its field `train`, from flat
+    keyword settings: `cls`'s own fields, and TrainConfig fields applied over `train_defaults`."""
+    own = {f.name for f in dataclasses.fields(cls)}
+    shared = {k: v for k, v in settings.items() if k not in own}
+    return cls(train=dataclasses.replace(train_defaults, **shared), **{k: v for k, v in settings.items() if k in own})

@@ -1,0 +1,228 @@
+"""The one training harness: every way of training runs through `train`.
+
+`train` runs, in order: checks -> data -> plan (what to restore, what to train; the restore
+preflight runs here, before anything expensive) -> the builder's preparation (cached features)
+and graph -> session (resume from the train_dir, else restore the release checkpoint) -> the
+loop (log, TensorBoard summaries, checkpoints, periodic evaluation) -> final evaluation.
+
+It alone owns the train_dir and its run record, resume, restore and initialization, the
+session, summaries, progress lines, evaluation, checkpoints, the NaN stop and Ctrl-C; a builder
+(tlslim.train.builders) only makes the graph and says how one step and one evaluation run.
+Checkpoints (V2) go to `train_dir` every `save_every_steps` and at the end. Re-running the same
+config resumes from the latest one (step, weights and optimizer state; the release checkpoint is
+then not read again) and stops at `max_steps`. Ctrl-C saves a checkpoint before stopping. A
+non-finite loss stops with a TlslimError and nothing is saved, so the latest checkpoint stays the
+last good one.
+"""
+import dataclasses
+import time
+
+import numpy as np
+from absl import logging
+
+from tlslim import data, nets
+from tlslim.compat import graph_mode, tf
+from tlslim.device import check_mixed_precision, choose_device, describe
+from tlslim.errors import TlslimError
+from tlslim.progress import format_duration
+from tlslim.train import builders, rundir
+from tlslim.train.config import check_config, default_train_dir
+from tlslim.train.evaluation import eval_metrics, first_examples, format_metrics
+from tlslim.train.plan import make_plan
+
+
+def _write_scalars(writer, step, values):
+    """TensorBoard scalars {tag: number} at `step`."""
+    summary = tf.Summary(value=[tf.Summary.Value(tag=k, simple_value=float(v)) for k, v in values.items()])
+    writer.add_summary(summary, step)
+    writer.flush()
+
+
+def _scope_summary(names, depth=2):
+    """'vgg_16/conv1/conv1_1/weights', ... -> 'vgg_16/conv1, vgg_16/fc8' (distinct scopes, in order)."""
+    out = []
+    for n in names:
+        scope = "/".join(n.split("/")[:depth])
+        if scope not in out:
+            out.append(scope)
+    return ", ".join(out) if out else "none"
+
+
+def _log_plan(plan, tg, restored, resume_from):
+    restored = [v.op.name for v in restored]
+    new = [v.op.name for v in tg.model_variables if v.op.name not in set(restored)]
+    if resume_from:
+        logging.info("resuming: all %d variables (weights, optimizer state, step) come from %s",
+                     len(tg.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)), resume_from)
+    else:
+        if plan.checkpoint_path:
+            logging.info("restoring %d variables from %s: %s", len(restored), plan.checkpoint_path,
+                         _scope_summary(restored))
+            if plan.auto_excluded:
+                logging.info("--exclude auto excluded %s (shapes differ from the checkpoint)",
+                             ", ".join(plan.auto_excluded))
+        logging.info("new (random initial values): %d variables: %s", len(new), _scope_summary(new))
+    if len(tg.var_groups) > 1:
+        for vs, mult in tg.var_groups:
+            logging.info("training %d variables at %.4g x learning rate: %s", len(vs), mult,
+                         _scope_summary([v.op.name for v in vs]))
+    logging.info("training (strategy %s): %d variables in %s; %d batch-norm update ops", plan.strategy,
+                 len(tg.var_list), ", ".join(plan.trainable_scopes), len(tg.update_ops))
+
+
+def _suggest_cache(config):
+    """One line when a head-only run augments, so the base runs every step, though it need not."""
+    if config.strategy == "head" and config.cache_features is None and config.augment is not False and \
+            builders.cache_problem(dataclasses.replace(config, augment=False)) is None:
+        logging.info("only the head trains: %s --noaugment would run the frozen base once per image instead of "
+                     "once per step (on a CPU roughly 20x faster per epoch; scripts/bench.py measures it)",
+                     builders.CACHE_FLAG)
+
+
+def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, writer=None):
+    """Train on an initialized session to `config.max_steps`.
+
+    run_step() takes one step -> (loss, accuracy, learning_rate, global step after it);
+    evaluation(step) -> metrics. Logs (and, with `writer`, TensorBoard scalars) every
+    log_every_steps, saves every save_every_steps and at the end, evaluates at step 0 (with
+    eval_every_steps), every eval_every_steps and at the end. A non-finite loss raises TlslimError
+    with nothing saved; Ctrl-C saves, then re-raises. Returns {'step', 'loss' (None if no step
+    ran), 'losses' ([(step, loss)]), 'checkpoint', 'final' (the last metrics), 'loop_seconds'}.
+    """
+    step = start_step = int(sess.run(tg.global_step))
+    checkpoint = latest
+    if step >= config.max_steps:
+        logging.info("%s is already at step %d (max_steps %d): evaluating only", train_dir, step, config.max_steps)
+    elif config.eval_every_steps and step == 0:
+        evaluation(step)
+    loss, losses, loop_seconds = None, [], 0.0
+    window, window_seconds = [], 0.0  # (loss, accuracy) of the steps since the last log line
+    try:
+        while step < config.max_steps:
+            tic = time.time()
+            loss, acc, lr, step = run_step()
+            window_seconds += time.time() - tic
+            loss, step = float(loss), int(step)
+            if not np.isfinite(loss):
+                raise TlslimError(f"the loss is {loss} at step {step}; stopped without saving (the latest "
+                                  f"checkpoint is the last good one); lower --learning_rate "
+                                  f"(now {config.learning_rate:g}).")
+            losses.append((step, loss))
+            window.append((loss, acc))
+            if step % config.log_every_steps == 0 or step == config.max_steps:
+                mean_loss, mean_acc = np.mean(window, axis=0)
+                if writer is not None:
+                    _write_scalars(writer, step, {"loss": mean_loss, "accuracy": mean_acc, "learning_rate": lr})
+                rate = len(window) * config.batch_size / max(window_seconds, 1e-9)
+                eta = (config.max_steps - step) * window_seconds / len(window)
+                logging.info("step %d/%d  loss %.4f  accuracy %.3f  %.1f images/s  ETA %s  lr %.4g", step,
+                             config.max_steps, mean_loss, mean_acc, rate, format_duration(eta), lr)
+                loop_seconds += window_seconds
+                window, window_seconds = [], 0.0
+            if step % config.save_every_steps == 0 and step < config.max_steps:
+                checkpoint = rundir.save_checkpoint(sess, tg, train_dir)
+            if config.eval_every_steps and step % config.eval_every_steps == 0 and step < config.max_steps:
+                evaluation(step)
+    except KeyboardInterrupt:
+        step = int(sess.run(tg.global_step))
+        rundir.save_checkpoint(sess, tg, train_dir)
+        logging.warning("interrupted at step %d; checkpoint saved in %s; run the same command again to resume",
+                        step, train_dir)
+        raise
+    loop_seconds += window_seconds
+    if not latest or step != start_step:
+        checkpoint = rundir.save_checkpoint(sess, tg, train_dir)
+    return {"step": step, "loss": loss, "losses": losses, "checkpoint": checkpoint, "final": evaluation(step),
+            "loop_seconds": loop_seconds}
+
+
+def train(config):
+    """Run `config` (a TrainConfig) to `max_steps`, resuming from its train_dir if possible.
+
+    Returns {'step', 'loss' (last training loss; None if no step ran), 'top1', 'top5', 'eval_loss',
+    'seconds', 'train_seconds' (in training steps), 'history' (evaluation points: step, top1, top5,
+    loss, count, seconds since the start), 'losses' ([(step, training loss)] of the steps this call
+    ran), 'train_dir', 'checkpoint', 'cache' (cached features: their entries, whether this run
+    extracted them and how long it took; None without the cache)}. Raises TlslimError for anything
+    the user can fix; KeyboardInterrupt after saving a checkpoint.
+    """
+    started = time.time()
+    graph_mode()
+    config = check_config(config)
+    cached = builders.use_cache(config)
+    if cached and config.augment is None:
+        config = dataclasses.replace(config, augment=False)  # a cached feature is computed once, unaugmented
+    info = nets.get_info(config.model)
+    image_size = config.image_size or info.default_image_size
+    train_dir = config.train_dir or default_train_dir(config)
+    rundir.check_train_dir(train_dir)
+    device = choose_device(config.device)
+    logging.info("model %s on %s%s", config.model, describe(device), "; head trained on cached features"
+                 if cached else "")
+    if config.mixed_precision:
+        check_mixed_precision(device)
+    if not cached:
+        _suggest_cache(config)
+
+    # Data.
+    train_set = data.load(config.dataset, config.dataset_dir, split="train", train_subset=config.train_subset,
+                          seed=config.seed)
+    test_set = first_examples(data.load(config.dataset, config.dataset_dir, split="test", seed=config.seed),
+                              config.eval_examples)
+    logging.info("dataset %s: %d training and %d test images, %d classes, at %dx%d", config.dataset,
+                 len(train_set), len(test_set), train_set.num_classes, image_size, image_size)
+
+    # Plan: what to restore and what to train (stops here on a bad checkpoint or scope).
+    latest = rundir.latest_checkpoint(train_dir)
+    resumed = rundir.read_run_record(train_dir) if latest else None
+    rundir.compare_records(train_dir, resumed, {"model": config.model, "num_classes": train_set.num_classes})
+    plan = make_plan(config, train_set.num_classes, image_size, resumed)
+    if plan.restore_plan is not None:
+        logging.info("%s", plan.restore_plan.report.text())
+
+    # Graph.
+    builder = (builders.CachedHead if cached else builders.FullGraph)(config, plan, train_set, test_set, image_size,
+                                                                      device)
+    builder.prepare()
+    start_step = rundir.checkpoint_step(latest) if latest else 0
+    tg = builder.build(start_step)
+    record = rundir.run_record(config, train_set.num_classes, image_size, plan, cached)
+    with tg.graph.as_default():
+        if latest:
+            rundir.check_resumable(train_dir, latest, record, tg.graph)
+        # Resuming restores everything from train_dir; a fresh run restores the release weights.
+        init_fn = plan.restore_plan.make_init_fn(tg.model_variables) if plan.restore_plan and not latest else None
+        restored = list(init_fn.var_list.values()) if init_fn else []
+        init_op = tf.variables_initializer([v for v in tf.global_variables() if v not in set(restored)])
+    _log_plan(plan, tg, restored, latest)
+    tg.graph.finalize()
+
+    rundir.write_run_record(train_dir, record)
+    history = []
+    with tf.summary.FileWriter(train_dir) as writer, tf.Session(graph=tg.graph, config=builder.session_config()) \
+            as sess:
+        if latest:
+            tg.saver.restore(sess, latest)
+            logging.info("resuming from %s at step %d", latest, start_step)
+        else:
+            sess.run(init_op)
+            if init_fn:
+                init_fn(sess)
+
+        def evaluation(step):
+            m = eval_metrics(*builder.eval_pass(sess, tg))
+            m.update(step=step, seconds=time.time() - started)
+            history.append(m)
+            _write_scalars(writer, step, {f"eval/{k}": m[k] for k in ("top1", "top5", "loss") if m[k] is not None})
+            logging.info("eval at step %d%s: %s", step, builder.label, format_metrics(m))
+            return m
+
+        loop = run_loop(sess, tg, config, train_dir, builder.step_fn(sess, tg, start_step), evaluation, latest,
+                        writer)
+    final, seconds = loop["final"], time.time() - started
+    logging.info("done: step %d in %s (training steps %s); %s", loop["step"], format_duration(seconds),
+                 format_duration(loop["loop_seconds"]), format_metrics(final))
+    return {"step": loop["step"], "loss": loop["loss"], "top1": final["top1"], "top5": final["top5"],
+            "eval_loss": final["loss"], "seconds": seconds, "train_seconds": loop["loop_seconds"],
+            "history": history, "losses": loop["losses"], "train_dir": train_dir, "checkpoint": loop["checkpoint"],
+            "cache": builder.summary() or None}
