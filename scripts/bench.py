@@ -19,7 +19,6 @@ from tlslim import cli, train  # noqa: E402
 from tlslim.benchmark.report import format_report  # noqa: E402
 from tlslim.benchmark.run import run  # noqa: E402
 from tlslim.benchmark.settings import PRESETS, Settings  # noqa: E402
-from tlslim.errors import TlslimError  # noqa: E402
 
 _d = Settings()
 
@@ -64,8 +63,7 @@ _FIELDS = [f.name for f in dataclasses.fields(Settings) if f.name != "head_check
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise TlslimError(f"unexpected arguments {' '.join(argv[1:])}; all options are --flags (see --helpshort).")
+    cli.no_arguments(argv)
     settings = Settings(head_checkpoint=FLAGS.head_checkpoint_path,
                         **{name: FLAGS[name].value for name in _FIELDS})
     report = run(settings, output=FLAGS.output)

@@ -130,7 +130,8 @@ def test_defaults_are_the_embedded_small_data_setting():
     same = {k: v for k, v in vars(head).items() if k not in differ}
     assert same == {k: v for k, v in vars(scratch).items() if k in same}
     # Every TrainConfig field reaches the runs: the comparison holds a TrainConfig, it does not copy one.
-    custom = compare.check_config(compare.make_config(momentum=0.5, decay_steps=7, decay_rate=0.25, lr_decay="exponential"))
+    custom = compare.check_config(compare.make_config(momentum=0.5, decay_steps=7, decay_rate=0.25,
+                                                      lr_decay="exponential"))
     run = compare.train_config(custom, "all", 20, 0, "/tmp/x")
     assert (run.momentum, run.decay_steps, run.decay_rate, run.lr_decay) == (0.5, 7, 0.25, "exponential")
 

@@ -587,7 +587,8 @@ class RestorePlan:
         if sorted(names) != sorted(self.report.restored):
             raise RuntimeError(f"the graph's variables differ from the restore plan's ({len(names)} chosen, "
                                f"{len(self.report.restored)} planned)")
-        return _restore_fn(self.checkpoint_path, {checkpoint_name(n, self.scope_map): v for n, v in zip(names, chosen)})
+        var_list = {checkpoint_name(n, self.scope_map): v for n, v in zip(names, chosen)}
+        return _restore_fn(self.checkpoint_path, var_list)
 
 
 def prepare_restore(checkpoint_path, exclude=(), include=None, scope_map=None, variables=None):

@@ -13,7 +13,7 @@ from typing import Callable, Optional, Tuple
 from tlslim.compat import graph_mode, slim, tf
 from tlslim.errors import TlslimError
 
-# The end_points key of the tensor the classifier reads (fc7 for VGG, the pooled vector for ResNet).
+# The end_points key of the tensor the classifier reads (fc7 after dropout7 for VGG, the pooled vector for ResNet).
 PENULTIMATE = "PreLogits"
 
 

@@ -9,8 +9,8 @@ run; tlslim.train.harness owns everything else (train_dir, resume, restore, sess
 progress, checkpoints, failures).
 
 CachedHead computes the penultimate tensor -- found by name through `restore.penultimate`, e.g.
-'CifarNet/dropout3/Identity:0' -- once per image with the base as restored (tlslim.features keeps
-it on disk), then feeds it in place of that tensor, so the base never runs: its images
+'vgg_16/dropout7/Identity:0' or 'CifarNet/fc4/Relu:0' -- once per image with the base as restored
+(tlslim.features keeps it on disk), then feeds it in place of that tensor, so the base never runs: its images
 placeholder is never fed, and a step that needed the base would fail rather than silently
 recompute it. Its checkpoints are ordinary full checkpoints (the base as restored, the trained
 head, optimizer slots, step). Features are computed in inference mode, exactly what evaluation

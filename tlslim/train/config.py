@@ -69,7 +69,8 @@ class TrainConfig:
     train_subset: Optional[int] = field(None, "Use only this many training images per class.")
     batch_size: int = field(32, "Images per training step.")
     max_steps: int = field(1000, "Stop at this global step.", aliases=("max_number_of_steps",))
-    optimizer: str = field("momentum", "Optimizer (TF-Slim's names; momentum is SGD with --momentum).", choices=OPTIMIZERS)
+    optimizer: str = field("momentum", "Optimizer (TF-Slim's names; momentum is SGD with --momentum).",
+                           choices=OPTIMIZERS)
     learning_rate: float = field(0.01, f"Initial learning rate (TF-Slim's 0.01; {embedded.LEARNING_RATE:g} for the "
                                        f"built-in example when not given).")
     momentum: float = field(0.9, "Momentum (momentum and rmsprop optimizers).")
