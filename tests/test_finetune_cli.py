@@ -181,3 +181,13 @@ def test_head_run_that_augments_says_the_cache_would_skip_the_base(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "--cache_features --noaugment would run the frozen base once per image" in out.stderr
     assert "cached features" not in out.stderr
+
+
+def test_cache_dir_that_is_a_file_is_a_one_line_error_before_work(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    out = _run(["--strategy", "head", "--cache_features", "--noaugment", "--train_dir", str(tmp_path / "run"),
+                "--cache_dir", str(tmp_path / "taken" / "cache")])
+    assert out.returncode == 2 and _error_lines(out) == [
+        f"error: --cache_dir {tmp_path / 'taken' / 'cache'} cannot be a directory: {tmp_path / 'taken'} is a file; "
+        f"pass a directory path for cached features."], out.stderr[-2000:]
+    assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()

@@ -111,6 +111,10 @@ def cache_problem(config, exclude=None):
     return None
 
 
+def cache_dir(config):
+    return config.cache_dir or DEFAULT_CACHE_DIR
+
+
 def use_cache(config):
     """Whether a run of `config` (checked) trains on cached features.
 
@@ -146,7 +150,7 @@ class CachedHead(FullGraph):
         c = self.config
         source = self.plan.checkpoint_path or c.checkpoint_path
         # The run's restore plan restores the base (a resumed run has none: extraction plans its own).
-        common = dict(cache_dir=c.cache_dir or DEFAULT_CACHE_DIR, stats=style_stats(self.style, self.train_set),
+        common = dict(cache_dir=cache_dir(c), stats=style_stats(self.style, self.train_set),
                       scope_map=c.scope_map, device=c.device, restore_plan=self.plan.restore_plan)
         self.train_features = features.cached_features(c.model, source, self.train_set, "train", self.image_size,
                                                        self.style, train_subset=c.train_subset, seed=c.seed, **common)

@@ -155,7 +155,9 @@ def train(config):
     info = nets.get_info(config.model)
     image_size = config.image_size or info.default_image_size
     train_dir = config.train_dir or default_train_dir(config)
-    rundir.check_train_dir(train_dir)
+    rundir.check_writable_dir(train_dir)
+    if cached:
+        rundir.check_writable_dir(builders.cache_dir(config), "--cache_dir", "cached features")
     device = choose_device(config.device)
     logging.info("model %s on %s%s", config.model, describe(device), "; head trained on cached features"
                  if cached else "")

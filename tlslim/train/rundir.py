@@ -75,16 +75,16 @@ def check_resumable(train_dir, latest, record, graph):
                               f"{list(saved[name])} there, {v.shape.as_list()} here); {fix}.")
 
 
-def check_train_dir(train_dir):
-    """TlslimError unless `train_dir` is, or can be made as, a writable directory."""
-    path = os.path.abspath(train_dir)
+def check_writable_dir(directory, flag="--train_dir", what="checkpoints"):
+    """TlslimError unless `directory` is, or can be made as, a writable directory."""
+    path = os.path.abspath(directory)
     while not os.path.exists(path) and os.path.dirname(path) != path:
         path = os.path.dirname(path)
     if not os.path.isdir(path):
-        raise TlslimError(f"--train_dir {train_dir} cannot be a directory: {path} is a file; pass a directory "
-                          f"path for checkpoints.")
+        raise TlslimError(f"{flag} {directory} cannot be a directory: {path} is a file; pass a directory "
+                          f"path for {what}.")
     if not os.access(path, os.W_OK | os.X_OK):
-        raise TlslimError(f"--train_dir {train_dir} is not writable ({path}); pass a directory you can write to.")
+        raise TlslimError(f"{flag} {directory} is not writable ({path}); pass a directory you can write to.")
 
 
 def save_checkpoint(sess, tg, train_dir):
