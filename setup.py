@@ -14,6 +14,7 @@ setup(
     package_dir={"tlslim.checkpoints": "checkpoints"},
     package_data={
         "tlslim.nets": ["manifests/*.json"],
+        "tlslim.data": ["imagenet_classes.txt"],
         "tlslim.checkpoints": ["README.md", "cifarnet_synthetic/*.ckpt", "cifarnet_synthetic/*.json"],
     },
     python_requires=">=3.9",

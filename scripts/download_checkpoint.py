@@ -34,11 +34,14 @@ def _is_tarball(path):
 
 
 def unpack(tarball, dest, info):
-    """Extract `tarball` into `dest` and return the path of the net's checkpoint file in it."""
+    """Extract `tarball` into `dest` and return the path of the net's checkpoint in it: the V1 file,
+    or the V2 prefix (the MobileNet releases ship `<name>.ckpt.index` and `.data-*` files)."""
     paths = download.extract_tarball(tarball, dest)
     for path in paths:
         if os.path.basename(path) == info.checkpoint_file:
             return path
+        if os.path.basename(path) == info.checkpoint_file + ".index":
+            return path[:-len(".index")]
     held = ", ".join(sorted(os.path.basename(p) for p in paths)) or "nothing"
     raise TlslimError(f"{tarball} holds no {info.checkpoint_file} (it holds {held}); it is not the "
                       f"{info.name} release tarball.")
@@ -73,7 +76,7 @@ def main(argv):
         have = [n for n in nets.names() if nets.get_info(n).checkpoint_url]
         raise TlslimError(f"{info.name} has no release checkpoint; nets with one: {', '.join(have)}.")
     target = os.path.join(dest, info.checkpoint_file)
-    if os.path.isfile(target):
+    if os.path.isfile(target) or os.path.isfile(target + ".index"):
         print(f"{target} is already there; verifying it (delete it to download again).")
         return report(info.name, target)
     tarball = os.path.join(dest, os.path.basename(url.split("?")[0]) or info.checkpoint_tarball)

@@ -5,9 +5,10 @@
     python scripts/inspect_checkpoint.py checkpoints/vgg_16.ckpt --model vgg_16 --num_classes 5 --exclude auto
 
 PATH is a V1 checkpoint file (as the releases ship), a V2 prefix, or a directory (its latest
-checkpoint). Without --model it prints one line per entry: name, shape, dtype. With --model it
-builds the net and prints the preflight report (what a restore would do); a restore that would
-fail ends with `error: ...` and exit status 2.
+checkpoint). Without --model it prints one line per entry: name, shape, dtype, and, when its
+variables are a registered net's (names and shapes), which net it holds: `holds: vgg_16 (1000
+classes)`. With --model it builds the net and prints the preflight report (what a restore would
+do); a restore that would fail ends with `error: ...` and exit status 2.
 """
 import os
 import sys
@@ -37,6 +38,10 @@ def list_entries(path):
         print(f"{name:<{width}}  {restore.format_shape(shape):<20}  {dtypes[name]}")
         values += restore.num_elements(shape)
     print(f"{len(shapes)} entries, {values:,} values in {restore.resolve_checkpoint(path)}")
+    found = restore.identify_net(path)
+    if found:  # nothing is said of checkpoints of no registered net: the listing is all there is
+        from tlslim.predict import checkpoint_classes
+        print("holds: " + ", ".join(f"{n} ({checkpoint_classes(n, shapes)} classes)" for n in found))
 
 
 def compare_with_net(path):

@@ -129,3 +129,28 @@ def test_inspect_corrupt_file(tmp_path):
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes(np.arange(1000, dtype=np.int32).tobytes())
     assert_one_line_error(run("inspect_checkpoint.py", corrupt, cwd=tmp_path), "cannot read checkpoint", "corrupt")
+
+
+def test_download_unpacks_a_v2_release(tmp_path):
+    """The MobileNet releases ship a V2 checkpoint (`<name>.ckpt.index` + `.data-*`, plus files the
+    tools do not read) inside a subdirectory of the release URL; the SYNTHETIC stand-in has that layout."""
+    from tlslim import nets
+    info = nets.get_info("mobilenet_v1_025")
+    assert info.checkpoint_url.endswith("/" + info.release_path) and "/" in info.release_path
+    served = tmp_path / "served"
+    prefix = checkpoints.write_net_checkpoint(info.name, str(tmp_path / "w" / info.checkpoint_file), version=2)
+    files = {info.checkpoint_file + suffix: prefix + suffix for suffix in (".index", ".data-00000-of-00001")}
+    (tmp_path / "w" / "frozen_graph.pb").write_bytes(b"not read")
+    files["frozen_graph.pb"] = str(tmp_path / "w" / "frozen_graph.pb")
+    tarball = checkpoints.make_tarball(str(served / info.checkpoint_tarball), files)
+    dest = tmp_path / "checkpoints"
+    with serve_directory(str(served)) as base_url:
+        proc = run("download_checkpoint.py", info.name, "--url", base_url + os.path.basename(tarball), "--dest", dest,
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{info.name}: {dest / info.checkpoint_file} verified" in proc.stdout
+    assert restore.list_checkpoint(str(dest / info.checkpoint_file)) == dict(sorted(
+        checkpoints.net_shapes(info.name).items()))
+    proc = run("download_checkpoint.py", info.name, "--url", "http://127.0.0.1:9/unused", "--dest", dest,
+               cwd=tmp_path)
+    assert proc.returncode == 0 and "is already there; verifying it" in proc.stdout, proc.stderr

@@ -37,7 +37,7 @@ from tlslim.scopes import check_scopes_match, in_scope, parse_scopes, strip_tens
 
 __all__ = [
     "AUTO", "PreflightReport", "RestorePlan", "auto_exclude", "checkpoint_dtypes", "checkpoint_name",
-    "expand_exclude", "format_shape", "is_extra", "list_checkpoint", "make_init_fn", "map_scopes",
+    "expand_exclude", "format_shape", "identify_net", "is_extra", "list_checkpoint", "make_init_fn", "map_scopes",
     "num_elements", "parse_scope_map", "penultimate", "prepare_restore", "preflight", "resolve_checkpoint",
     "variables_to_restore", "verify_checkpoint",
 ]
@@ -635,6 +635,35 @@ def verify_checkpoint(path, net):
     raise TlslimError(f"{report.checkpoint_path} is not a checkpoint of {net}: {len(report.missing)} of its "
                       f"{len(expected)} variables are missing, e.g. {report.missing[0]}{which}; pass the "
                       f"{net} release file or choose the right model name.")
+
+
+def identify_net(checkpoint_path):
+    """The registered nets whose release variables the checkpoint holds: every variable of the net's
+    manifest is in it with the manifest's shape, except that the head's class dimension may differ
+    (a fine-tuned head), consistently across the head's variables. Names sorted; [] if none fits."""
+    ckpt = list_checkpoint(checkpoint_path)
+    tops = {n.split("/")[0] for n in ckpt}
+    found = []
+    for name in nets.names():
+        info = nets.get_info(name)
+        if not info.manifest or info.scope.split("/")[0] not in tops:  # skip reading manifests that cannot fit
+            continue
+        m = nets.manifest(name)
+        classes = set()
+        for var, shape in m["variables"].items():
+            have = ckpt.get(var)
+            if have is None or len(have) != len(shape):
+                break
+            if in_scope(var, [info.head_scope]) and shape and shape[-1] == m["num_classes"]:
+                if list(have[:-1]) != list(shape[:-1]):
+                    break
+                classes.add(have[-1])
+            elif list(have) != list(shape):
+                break
+        else:
+            if len(classes) <= 1:
+                found.append(name)
+    return found
 
 
 # ---------------------------------------------------------------- penultimate

@@ -4,8 +4,8 @@ The manifests are reference data the tests compare tlslim's builders against, so
 derived from the published definitions, never from tlslim.nets:
   - nets in tf_slim.nets are built at their default size with the release num_classes and
     their model variables are listed;
-  - nets only in research/slim (cifarnet, lenet) are written by the layer rules of their
-    research/slim source, spelled out below;
+  - nets only in research/slim (cifarnet, lenet, mobilenet_v1) are written by the layer rules
+    of their research/slim source, spelled out below;
   - `extra` lists the other entries the release checkpoint file holds (global_step, ...).
 
 One function per net family returns {net: manifest}; `main` writes them all.
@@ -134,7 +134,7 @@ def build_with_tlslim_bn(arg_scope_fn, net_fn, images, **kwargs):
                 return net_fn(images, **kwargs)
 
 
-RESNET_UNITS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+RESNET_UNITS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3)}
 
 
 def resnet_rule_variables(scope, depth, num_classes, version):
@@ -185,10 +185,15 @@ def resnet_rule_variables(scope, depth, num_classes, version):
     return variables
 
 
+# Depths with a release checkpoint in research/slim's README (none for 200 in either version;
+# resnet_v2_200's row says 'TBA').
+RESNET_V1_RELEASED = RESNET_V2_RELEASED = (50, 101, 152)
+
+
 def resnet_v1_manifests():
     from tf_slim.nets import resnet_utils, resnet_v1
     out = {}
-    for depth in (50, 101, 152):
+    for depth in (50, 101, 152, 200):
         net = f"resnet_v1_{depth}"
         fn = getattr(resnet_v1, net)
 
@@ -201,9 +206,12 @@ def resnet_v1_manifests():
             raise RuntimeError(f"resnet_rule_variables disagrees with tf_slim's {net}")
         source = (f"{TF_SLIM} tf_slim.nets.resnet_v1.{net} built at 224x224x3, num_classes=1000, "
                   "resnet_arg_scope with normalizer_fn=tlslim.layers.batch_norm (the net calls batch "
-                  f"norm only through the arg scope); extra: the other entries of {net}.ckpt in "
-                  f"{net}_2016_08_28.tar.gz")
-        out[net] = manifest(net, source, 1000, variables, {"global_step": []})
+                  "norm only through the arg scope)")
+        if depth in RESNET_V1_RELEASED:
+            source += f"; extra: the other entries of {net}.ckpt in {net}_2016_08_28.tar.gz"
+            out[net] = manifest(net, source, 1000, variables, {"global_step": []})
+        else:
+            out[net] = manifest(net, source + "; no release checkpoint", 1000, variables)
     return out
 
 
@@ -211,15 +219,18 @@ def resnet_v2_manifests():
     # tf_slim's resnet_v2 calls slim.batch_norm directly (preact, postnorm), which no longer runs,
     # so the manifests come from the layer rules instead (checked against the built v1 above).
     out = {}
-    for depth in (50, 101, 152):
+    for depth in (50, 101, 152, 200):
         net = f"resnet_v2_{depth}"
         source = ("derived by tools/make_manifests.py resnet_rule_variables(version=2) from the "
                   "structure of research/slim nets/resnet_v2.py (tensorflow/models): preact batch "
                   "norm per unit, postnorm, no BN on conv1/shortcut/conv3; the same rule with "
-                  f"version=1 reproduces {TF_SLIM} resnet_v1 exactly; num_classes=1001; extra: the "
-                  f"other entries of {net}.ckpt in {net}_2017_04_14.tar.gz")
+                  f"version=1 reproduces {TF_SLIM} resnet_v1 exactly; num_classes=1001")
         variables = resnet_rule_variables(net, depth, 1001, version=2)
-        out[net] = manifest(net, source, 1001, variables, {"global_step": []})
+        if depth in RESNET_V2_RELEASED:
+            source += f"; extra: the other entries of {net}.ckpt in {net}_2017_04_14.tar.gz"
+            out[net] = manifest(net, source, 1001, variables, {"global_step": []})
+        else:
+            out[net] = manifest(net, source + "; no release checkpoint", 1001, variables)
     return out
 
 
@@ -238,8 +249,62 @@ def inception_v1_manifests():
     return {"inception_v1": manifest("inception_v1", source, 1001, variables, {"global_step": []})}
 
 
+MOBILENET_V1_MULTIPLIERS = {"mobilenet_v1": 1.0, "mobilenet_v1_075": 0.75, "mobilenet_v1_050": 0.5,
+                            "mobilenet_v1_025": 0.25}
+
+
+def mobilenet_v1_rule_variables(depth_multiplier, num_classes, min_depth=8):
+    """MobileNet v1 variables by the layer rules of research/slim nets/mobilenet_v1.py
+    (tensorflow/models; not in tf_slim.nets), in creation order.
+
+    Scope 'MobilenetV1'. Output depths (paper Table 1): Conv2d_0 a 3x3 conv to 32, then 13
+    depthwise-separable layers i=1..13 to 64, 128, 128, 256, 256, 512 (x6), 1024, 1024. Each
+    depth d becomes max(int(d * depth_multiplier), min_depth). Conv2d_0: weights [3,3,3,d].
+    Layer i: 'Conv2d_i_depthwise' is slim.separable_conv2d with num_outputs=None and
+    depth_multiplier=1: depthwise_weights [3,3,in,1]; 'Conv2d_i_pointwise' a 1x1 conv: weights
+    [1,1,in,d]. Every body layer has normalizer_fn=batch_norm, whose arg scope sets center and
+    scale: BatchNorm/{beta, gamma, moving_mean, moving_variance} of its output depth, no biases.
+    Head: 'Logits/Conv2d_1c_1x1' a 1x1 conv without normalizer: weights [1,1,in,num_classes] and
+    biases [num_classes].
+    """
+    depths = [32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
+    variables = {}
+
+    def layer(scope, kernel_name, shape, out_channels):
+        variables[f"MobilenetV1/{scope}/{kernel_name}"] = list(shape)
+        for name in ("beta", "gamma", "moving_mean", "moving_variance"):
+            variables[f"MobilenetV1/{scope}/BatchNorm/{name}"] = [out_channels]
+
+    def depth(d):
+        return max(int(d * depth_multiplier), min_depth)
+
+    channels = depth(depths[0])
+    layer("Conv2d_0", "weights", [3, 3, 3, channels], channels)
+    for i in range(1, 14):
+        # The depthwise conv keeps the channel count (one 3x3 filter per input channel).
+        layer(f"Conv2d_{i}_depthwise", "depthwise_weights", [3, 3, channels, 1], channels)
+        layer(f"Conv2d_{i}_pointwise", "weights", [1, 1, channels, depth(depths[i])], depth(depths[i]))
+        channels = depth(depths[i])
+    variables["MobilenetV1/Logits/Conv2d_1c_1x1/weights"] = [1, 1, channels, num_classes]
+    variables["MobilenetV1/Logits/Conv2d_1c_1x1/biases"] = [num_classes]
+    return variables
+
+
+def mobilenet_v1_manifests():
+    out = {}
+    for net, multiplier in MOBILENET_V1_MULTIPLIERS.items():
+        release = f"mobilenet_v1_{multiplier:g}_224".replace("_1_", "_1.0_")
+        source = ("hand-derived by tools/make_manifests.py mobilenet_v1_rule_variables from the layer "
+                  "rules of research/slim nets/mobilenet_v1.py (tensorflow/models; not in tf_slim.nets): "
+                  f"depth_multiplier={multiplier:g}, min_depth=8, num_classes=1001 (background class); "
+                  f"release: {release}.ckpt in mobilenet_v1_2018_02_22/{release}.tgz; its other "
+                  "entries (extra) are not verified")
+        out[net] = manifest(net, source, 1001, mobilenet_v1_rule_variables(multiplier, 1001))
+    return out
+
+
 FAMILIES = [vgg_manifests, alexnet_manifests, cifarnet_manifests, lenet_manifests]
-FAMILIES += [resnet_v1_manifests, resnet_v2_manifests, inception_v1_manifests]
+FAMILIES += [resnet_v1_manifests, resnet_v2_manifests, inception_v1_manifests, mobilenet_v1_manifests]
 
 
 def to_json(data):

@@ -6,15 +6,16 @@
 Datasets (`names()`): 'cifar10' (the official python release), 'folder' (one sub-folder of
 JPEG/PNG images per class), 'synthetic' (the target task of the procedurally generated transfer
 problem) and 'synthetic_source' (its source task); see the modules of the same names.
+`imagenet.class_names(1000 or 1001)`: the names of a released ImageNet classifier's outputs.
 """
-from tlslim.data import cifar10, folder, synthetic
+from tlslim.data import cifar10, folder, imagenet, synthetic
 from tlslim.data.dataset import Dataset, per_class_indices
 from tlslim.data.pipeline import index_batches, input_pipeline
 from tlslim.data.preprocessing import STYLES, Stats, compute_stats, preprocess
 from tlslim.errors import TlslimError
 
-__all__ = ["Dataset", "STYLES", "Stats", "compute_stats", "index_batches", "input_pipeline", "load", "names",
-           "preprocess"]
+__all__ = ["Dataset", "STYLES", "Stats", "compute_stats", "imagenet", "index_batches", "input_pipeline", "load",
+           "names", "preprocess"]
 
 _NAMES = ("cifar10", "folder", "synthetic", "synthetic_source")
 

@@ -7,6 +7,7 @@
 from tlslim.nets.registry import PENULTIMATE, NetInfo, get_info, get_network_fn, manifest, names, register
 
 # Importing a net module registers it.
-from tlslim.nets import alexnet, cifarnet, inception_v1, lenet, resnet_v1, resnet_v2, vgg  # noqa: F401,E402
+from tlslim.nets import (  # noqa: F401,E402
+    alexnet, cifarnet, inception_v1, lenet, mobilenet_v1, resnet_v1, resnet_v2, vgg)
 
 __all__ = ["PENULTIMATE", "NetInfo", "get_info", "get_network_fn", "manifest", "names", "register"]

@@ -37,6 +37,11 @@ class NetInfo:
         `top N` unfreezes the last N before the head, `discriminative` gives each its own rate
     preprocessing: name of the preprocessing style the release was trained with (see tlslim.data)
     checkpoint_tarball / checkpoint_file: release tarball name and the checkpoint inside it
+    release_path: the tarball's path under RELEASE_URL when it is not just its name (a release
+        kept in a subdirectory)
+    prelogits_op: for a builder whose end_points have no PENULTIMATE (the slim-API builders keep
+        slim's end_points exactly): the name, relative to the net's scope, of the classifier op
+        whose first input is the classifier's input; get_network_fn records that input
     """
     name: str
     builder: Callable
@@ -51,10 +56,14 @@ class NetInfo:
     checkpoint_tarball: Optional[str] = None
     checkpoint_file: Optional[str] = None
     manifest: Optional[str] = None  # file under tlslim/nets/manifests/ (release names and shapes)
+    release_path: Optional[str] = None
+    prelogits_op: Optional[str] = None
 
     @property
     def checkpoint_url(self):
-        return RELEASE_URL + self.checkpoint_tarball if self.checkpoint_tarball else None
+        if not self.checkpoint_tarball:
+            return None
+        return RELEASE_URL + (self.release_path or self.checkpoint_tarball)
 
 
 _REGISTRY = {}
@@ -89,6 +98,22 @@ def manifest(name):
         return json.load(f)
 
 
+def classifier_input(logits, op_name):
+    """The first input of the op named `op_name` (a name relative to the net's scope, such as
+    'Logits/Conv2d_1c_1x1/Conv2D') found walking back from `logits`. Matching the name's end
+    finds it whatever the net's name scope became (e.g. 'MobilenetV1_1' for a second build)."""
+    seen, frontier = set(), [logits.op]
+    while frontier:
+        op = frontier.pop(0)
+        if op.name.endswith("/" + op_name):
+            return op.inputs[0]
+        for t in op.inputs:
+            if t.op.name not in seen:
+                seen.add(t.op.name)
+                frontier.append(t.op)
+    raise TlslimError(f"no op '{op_name}' leads to the logits {logits.name}; the net's prelogits_op is wrong.")
+
+
 def get_network_fn(name, num_classes, is_training=False, weight_decay=0.0, **kwargs):
     """Return fn(images) -> (logits, end_points) building net `name` with `num_classes` outputs.
 
@@ -112,6 +137,8 @@ def get_network_fn(name, num_classes, is_training=False, weight_decay=0.0, **kwa
                 f"got {got}; use --image_size {info.min_image_size} or larger.")
         with slim.arg_scope(info.arg_scope(weight_decay=weight_decay)):
             logits, end_points = info.builder(images, num_classes, is_training=is_training, **kwargs)
+        if PENULTIMATE not in end_points and info.prelogits_op:
+            end_points[PENULTIMATE] = classifier_input(logits, info.prelogits_op)
         if PENULTIMATE in end_points:
             tf.add_to_collection(penultimate_collection(name), end_points[PENULTIMATE])
         return logits, end_points

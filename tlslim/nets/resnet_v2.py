@@ -12,9 +12,11 @@ shortcut and each unit's last conv have biases and no BN. The releases (2017_04_
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
 from tlslim.nets import resnet_utils
+from tlslim.nets.registry import NetInfo, register
 from tlslim.nets.resnet_utils import resnet_arg_scope
 
-__all__ = ["bottleneck", "resnet_v2", "resnet_v2_50", "resnet_v2_101", "resnet_v2_152", "resnet_arg_scope"]
+__all__ = ["bottleneck", "resnet_v2", "resnet_v2_50", "resnet_v2_101", "resnet_v2_152", "resnet_v2_200",
+           "resnet_arg_scope"]
 
 
 @slim.add_arg_scope
@@ -81,5 +83,29 @@ def resnet_v2_152(inputs, num_classes=None, is_training=True, spatial_squeeze=Tr
                      spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope)
 
 
+def resnet_v2_200(inputs, num_classes=None, is_training=True, spatial_squeeze=True, reuse=None,
+                  scope="resnet_v2_200"):
+    """ResNet-200 v2; see resnet_v2(). Blocks of 3, 24, 36 and 3 bottleneck units, as slim's."""
+    return resnet_v2(inputs, _blocks_200(), num_classes, is_training=is_training,
+                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope)
+
+
+def _blocks_200():
+    return [resnet_utils.bottleneck_block(f"block{i + 1}", bottleneck, base, n, stride)
+            for i, (base, n, stride) in enumerate(zip(resnet_utils.BASE_DEPTHS, (3, 24, 36, 3),
+                                                      resnet_utils.BLOCK_STRIDES))]
+
+
 resnet_utils.register_resnets((resnet_v2_50, resnet_v2_101, resnet_v2_152), num_classes=1001, preprocessing="inception",
                               release_date="2017_04_14", extra_blocks=("postnorm",))
+
+# slim publishes no ResNet-200 v2 checkpoint (its README lists resnet_v2_200 as 'TBA'):
+# registered with the family's metadata and no release tarball.
+resnet_v2_200.default_image_size = 224
+register(NetInfo(
+    name="resnet_v2_200", builder=resnet_v2_200, arg_scope=resnet_arg_scope, scope="resnet_v2_200",
+    head_scope="resnet_v2_200/logits",
+    blocks=tuple(f"resnet_v2_200/{b}"
+                 for b in ("conv1", "block1", "block2", "block3", "block4", "postnorm", "logits")),
+    default_image_size=224, min_image_size=32, num_classes=1001, preprocessing="inception",
+    manifest="resnet_v2_200.json"))

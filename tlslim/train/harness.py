@@ -188,7 +188,7 @@ def train(config):
     builder.prepare()
     start_step = rundir.checkpoint_step(latest) if latest else 0
     tg = builder.build(start_step)
-    record = rundir.run_record(config, train_set.num_classes, image_size, plan, cached)
+    record = rundir.run_record(config, train_set.num_classes, image_size, plan, cached, train_set.class_names)
     with tg.graph.as_default():
         if latest:
             rundir.check_resumable(train_dir, latest, record, tg.graph)

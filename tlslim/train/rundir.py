@@ -27,13 +27,15 @@ def latest_checkpoint(train_dir):
     return tf.train.latest_checkpoint(train_dir) if os.path.isdir(train_dir) else None
 
 
-def run_record(config, num_classes, image_size, plan, cached=False):
-    """The JSON-ready record of what a run is."""
+def run_record(config, num_classes, image_size, plan, cached=False, class_names=None):
+    """The JSON-ready record of what a run is; `class_names` (the training set's) let predict.py
+    name a fine-tuned net's outputs."""
     dataset_dir = os.path.abspath(config.dataset_dir) if config.dataset_dir else None
     return {"model": config.model, "dataset": config.dataset, "dataset_dir": dataset_dir,
             "num_classes": num_classes, "image_size": image_size, "preprocessing": config.preprocessing,
             "strategy": plan.strategy, "exclude": list(plan.exclude), "trainable_scopes": list(plan.trainable_scopes),
-            "optimizer": config.optimizer, "cache_features": bool(cached)}
+            "optimizer": config.optimizer, "cache_features": bool(cached),
+            "class_names": list(class_names) if class_names is not None else None}
 
 
 def read_run_record(path):
