@@ -16,6 +16,7 @@ from tlslim.errors import TlslimError  # noqa: E402
 flags.DEFINE_bool("list", False, "List the labs and exit.")
 flags.DEFINE_string("output_dir", None, "Directory for the lab's PNG figures (none saved if unset).")
 flags.DEFINE_string("json", None, "Write the lab's numbers to this JSON file.")
+flags.DEFINE_list("nets", None, "Registry nets to run the lab on (params, receptive_field), e.g. mobilenet_v1,vgg_16.")
 FLAGS = flags.FLAGS
 
 
@@ -28,7 +29,11 @@ def main(argv):
         raise TlslimError(f"give one lab name, e.g. 'python scripts/lab.py activations'; "
                           f"known labs: {', '.join(labs.names())}")
     lab = labs.get(argv[1])
-    result = lab.run(output_dir=FLAGS.output_dir)
+    if FLAGS.nets:
+        from tlslim import nets
+        for name in FLAGS.nets:
+            nets.get_info(name)  # an unknown net lists the known ones before any work
+    result = labs.run(argv[1], output_dir=FLAGS.output_dir, nets=FLAGS.nets)
     print(lab.format(result))
     for path in result.get("figures", []):
         print(f"saved {path}")

@@ -330,6 +330,36 @@ def test_receptive_field_of_resnet_v1_50_blocks(results):
     assert rows["global_pool"][0] is None
 
 
+# MobileNet v1 1.0 (Howard et al. 2017, table 1): a 3x3/2 conv, then 13 depthwise 3x3 convs with
+# these strides, each followed by a 1x1 pointwise conv to these widths.
+MOBILENET_DW_STRIDES = (1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1)
+MOBILENET_WIDTHS = (64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024)
+
+
+def test_labs_take_new_registry_nets():
+    from tlslim import labs
+    fields = labs.run("receptive_field", nets=["mobilenet_v1"])["nets"]["mobilenet_v1"]
+    rows = {key: (rf, jump) for key, rf, jump in fields}
+    convs = _recurrence([(3, 2)] + [(3, s) for s in MOBILENET_DW_STRIDES])  # pointwise convs add nothing
+    assert rows["Conv2d_13_pointwise"] == convs[-1] == (315, 32)
+    # Then slim's 7x7 VALID average pool over the 7x7 map (slim.avg_pool2d's default stride is 2).
+    assert rows["AvgPool_1a"] == _recurrence([(3, 2)] + [(3, s) for s in MOBILENET_DW_STRIDES] + [(7, 2)])[-1]
+    assert rows["PreLogits"] == rows["AvgPool_1a"] == (507, 64)
+
+    counted = labs.run("params", nets=["mobilenet_v1"])["nets"]["mobilenet_v1"]
+    # Trainable parameters: weights, batch norm's beta and gamma (mobilenet_v1_arg_scope scales),
+    # and the 1001-way 1x1 logits conv with biases.
+    total, width = 3 * 3 * 3 * 32 + 2 * 32, 32
+    for out in MOBILENET_WIDTHS:
+        total += 3 * 3 * width + 2 * width + width * out + 2 * out
+        width = out
+    total += 1024 * 1001 + 1001
+    # Keras's MobileNet (1000 classes, the same layers) has 4,231,976 trainable parameters.
+    assert counted["total"] == total == 4_231_976 + 1024 + 1
+    with pytest.raises(TlslimError, match="does not take --nets; the labs that do: receptive_field, params"):
+        labs.run("activations", nets=["mobilenet_v1"])
+
+
 def test_receptive_field_calculator_on_any_graph(graph):
     from tlslim.labs.receptive_field import receptive_field
     x = tf.placeholder(tf.float32, [1, 64, 64, 3])

@@ -8,6 +8,7 @@ of any PNGs it saved under 'figures') and `format(result) -> str` (a small table
     print(labs.get('activations').format(result))
 """
 import importlib
+import inspect
 
 from tlslim.errors import TlslimError
 
@@ -42,5 +43,16 @@ def title(name):
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
-def run(name, output_dir=None):
+def takes_nets(name):
+    """Whether lab `name` can be run on nets of the registry (its run() has a `nets` argument)."""
+    return "nets" in inspect.signature(get(name).run).parameters
+
+
+def run(name, output_dir=None, nets=None):
+    """Run lab `name`; `nets` (registry names) for the labs that take them."""
+    if nets:
+        if not takes_nets(name):
+            labs = ", ".join(n for n in names() if takes_nets(n))
+            raise TlslimError(f"lab '{name}' does not take --nets; the labs that do: {labs}.")
+        return get(name).run(output_dir=output_dir, nets=tuple(nets))
     return get(name).run(output_dir=output_dir)

@@ -85,7 +85,9 @@ def _summary(layers):
     return {"layers": [[layer, c] for layer, c in layers], "total": total, "conv": total - fc, "fc": fc}
 
 
-def run(output_dir=None):
+def run(output_dir=None, nets=()):
+    """LeNet-5 and VGG's parameter counts, plus those of registry nets `nets` (any of them, with
+    their release class counts)."""
     result = {"lenet5": _summary(_counted(lambda: lenet5(tf.placeholder(tf.float32, [1, 32, 32, 1]))))}
     result["vgg_16"] = _summary(_counted(_registry_net("vgg_16", 1000)))
     result["vgg_16_2_classes"] = _summary(_counted(_registry_net("vgg_16", 2)))
@@ -101,6 +103,10 @@ def run(output_dir=None):
         configs[config] = dict(_summary(layers), source=source,
                                conv_layers=sum(1 for layer, _ in layers if "/conv" in layer))
     result["vgg_configs"] = configs
+    if nets:
+        from tlslim import nets as registry
+        result["nets"] = {name: _summary(_counted(_registry_net(name, registry.get_info(name).num_classes)))
+                          for name in nets}
     figure = _plot(result["vgg_16"], output_dir)
     result["figures"] = [figure] if figure else []
     return result
@@ -131,4 +137,8 @@ def format(result):
     rows = [[k, c["conv_layers"] + 3, f"{c['conv']:,}", f"{c['fc']:,}", f"{c['total']:,}", c["source"]]
             for k, c in result["vgg_configs"].items()]
     out.append(common.table(["config", "weight layers", "conv", "fc", "total", "graph"], rows))
+    if result.get("nets"):
+        out += ["", "registry nets (release class counts):",
+                common.table(["net", "layers with parameters", "total"],
+                             [[name, len(n["layers"]), f"{n['total']:,}"] for name, n in result["nets"].items()])]
     return "\n".join(out)

@@ -146,9 +146,10 @@ def stacked_convs(channels=CHANNELS):
     }
 
 
-def run(output_dir=None):
+def run(output_dir=None, nets=NETS):
+    """The stacked-conv comparison, and the receptive fields of registry nets `nets` (any of them)."""
     result = {"stacked": stacked_convs(), "nets": {}}
-    for name in NETS:
+    for name in nets:
         result["nets"][name] = [list(row) for row in net_receptive_fields(name)]
     figure = _plot(result["nets"], output_dir)
     result["figures"] = [figure] if figure else []
@@ -188,7 +189,8 @@ def format(result):
     rows = []
     for name, net_rows in result["nets"].items():
         for key, rf, jump in net_rows:
-            if key.rsplit("/", 1)[-1] in ("pool5", "block1", "block2", "block3", "block4"):
+            # The stages of VGG and ResNet, and for every net the classifier's input.
+            if key.rsplit("/", 1)[-1] in ("pool5", "block1", "block2", "block3", "block4", "PreLogits"):
                 rows.append([name, key, rf, jump])
     out += ["receptive fields from the built graphs:", common.table(["net", "end point", "receptive field", "jump"], rows)]
     return "\n".join(out)
