@@ -189,7 +189,7 @@ def predict(config, paths):
         with tf.device(device):
             logits, _ = nets.get_network_fn(model, num_classes, is_training=False)(pixels[None])
         variables = slim.get_model_variables()
-        init_fn = restore.RestorePlan(report.checkpoint_path, [], [], report, {}).make_init_fn(variables)
+        init_fn = restore.RestorePlan.from_report(report).make_init_fn(variables)
         init = tf.global_variables_initializer()
         tf.get_default_graph().finalize()
         results = []

@@ -579,6 +579,11 @@ class RestorePlan:
     variables: list = None
     init_fn: object = None
 
+    @classmethod
+    def from_report(cls, report):
+        """The plan of a preflight report (checked here): what it restores, under its exclusions."""
+        return cls(report.check().checkpoint_path, list(report.exclude), [], report, dict(report.scope_map))
+
     def make_init_fn(self, variables):
         """fn(session) restoring the planned variables among `variables` (tf.Variables of the graph
         the plan was made for: the same names and shapes as the report's)."""

@@ -96,7 +96,7 @@ def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", im
             raise TlslimError(f"checkpoint {report.checkpoint_path} does not fit {model} for {dataset} "
                               f"({test_set.num_classes} classes): {name} is {ckpt_shape} there, {graph_shape} here; "
                               f"evaluate it on the dataset it was trained for.")
-        init_fn = restore.RestorePlan(report.check().checkpoint_path, [], [], report, {}).make_init_fn(variables)
+        init_fn = restore.RestorePlan.from_report(report).make_init_fn(variables)
         with tf.Session(config=session_config()) as sess:
             sess.run(tf.global_variables_initializer())
             init_fn(sess)
