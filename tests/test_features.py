@@ -290,3 +290,15 @@ def test_vgg16_round_trip(tmp_path):
     np.testing.assert_allclose(full["logits"], head_logits, rtol=1e-4, atol=1e-4 * scale)
     assert full["top1"] == result["top1"]
     assert nets.get_info("vgg_16").head_scope == "vgg_16/fc8"
+
+
+def test_an_auxiliary_head_outside_the_penultimate_path_does_not_stop_the_cache():
+    """Inception v3's AuxLogits branch off Mixed_6e and never feed PreLogits: excluding and
+    training their last conv (what `--exclude auto` picks for new classes) keeps the cache usable;
+    a base scope still does not."""
+    def problem(exclude):
+        return train.cache_problem(train.check_config(train.TrainConfig(
+            model="inception_v3", checkpoint_path="inception_v3.ckpt", strategy="head", exclude=exclude,
+            augment=False)))
+    assert problem("InceptionV3/Logits,InceptionV3/AuxLogits/Conv2d_2b_1x1") is None
+    assert "--exclude InceptionV3/Mixed_7c lies outside the head" in problem("InceptionV3/Logits,InceptionV3/Mixed_7c")

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from tlslim import data, nets, restore
+from tlslim import nets, restore
 from tlslim.compat import tf
 from tlslim.data import imagenet, synthetic
 from tlslim.errors import TlslimError
@@ -69,22 +69,69 @@ def files(tmp_path_factory):
     return {"root": root, "images": paths, "ckpt": ckpts}
 
 
+def _bilinear(img, out_h, out_w):
+    """TF 1.x resize_bilinear (no half-pixel centres, source coordinate in float32) in numpy."""
+    def axis(out, size):
+        src = (np.arange(out, dtype=np.float32) * np.float32(size / out)).astype(np.float64)
+        lo = np.floor(src).astype(int)
+        return lo, np.minimum(lo + 1, size - 1), (src - lo)
+
+    img = img.astype(np.float64)
+    (y0, y1, fy), (x0, x1, fx) = axis(out_h, img.shape[0]), axis(out_w, img.shape[1])
+    rows = img[y0] * (1 - fy)[:, None, None] + img[y1] * fy[:, None, None]
+    return rows[:, x0] * (1 - fx)[None, :, None] + rows[:, x1] * fx[None, :, None]
+
+
+def _crop_or_pad(img, size):
+    """Centred crop along a side longer than `size`, centred zero padding along a shorter one."""
+    h, w = img.shape[:2]
+    ch, cw = min(h, size), min(w, size)
+    sy, sx = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    py, px = max((size - h) // 2, 0), max((size - w) // 2, 0)
+    out = np.zeros((size, size, 3))
+    out[py:py + ch, px:px + cw] = img[sy:sy + ch, sx:sx + cw]
+    return out
+
+
+def _slim_eval_pixels(img, style, size):
+    """slim's evaluation preprocessing of a decoded uint8 image, from its documented geometry:
+    vgg: smaller side to 256 (other side rounded to nearest), central crop, minus channel means;
+    inception: central 87.5% box from floor(side / 16), bilinear to size, to [-1, 1];
+    cifarnet: centred crop or zero pad, per-image standardization."""
+    h, w = img.shape[:2]
+    if style == "vgg":
+        scale = np.float32(256) / np.float32(min(h, w))
+        nh, nw = int(np.rint(np.float32(h) * scale)), int(np.rint(np.float32(w) * scale))
+        top, left = (nh - size) // 2, (nw - size) // 2
+        return _bilinear(img, nh, nw)[top:top + size, left:left + size] - np.array([123.68, 116.78, 103.94])
+    if style == "inception":
+        top, left = h // 16, w // 16
+        return _bilinear(img[top:h - top, left:w - left], size, size) / 255.0 * 2 - 1
+    assert style == "cifarnet", style
+    x = _crop_or_pad(img, size)
+    return (x - x.mean()) / max(x.std(), 1.0 / np.sqrt(x.size))
+
+
 def _reference(net, num_classes, checkpoint, image_paths):
-    """Softmax probabilities computed independently of tlslim.predict and tlslim.restore: the net
-    from get_network_fn, every model variable restored by a plain Saver, numpy softmax."""
+    """Softmax probabilities computed independently of tlslim.predict and tlslim.restore: the
+    release's evaluation preprocessing in numpy, the net from get_network_fn, every model
+    variable restored by a plain Saver, numpy softmax."""
     info = nets.get_info(net)
+    size = info.default_image_size
     with tf.Graph().as_default():
         encoded = tf.placeholder(tf.string, [])
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-        pixels = data.preprocess(image, info.preprocessing, info.default_image_size, is_training=False)
-        logits, _ = nets.get_network_fn(net, num_classes, is_training=False)(pixels[None])
+        pixels = tf.placeholder(tf.float32, [1, size, size, 3])
+        logits, _ = nets.get_network_fn(net, num_classes, is_training=False)(pixels)
         saver = tf.train.Saver({v.op.name: v for v in tf.model_variables()})
         with tf.Session() as sess:
             saver.restore(sess, checkpoint)
             out = {}
             for path in image_paths:
                 with open(path, "rb") as f:
-                    z = sess.run(logits, {encoded: f.read()})[0].astype(np.float64)
+                    decoded = sess.run(image, {encoded: f.read()})
+                x = _slim_eval_pixels(decoded, info.preprocessing, size)
+                z = sess.run(logits, {pixels: x[None]})[0].astype(np.float64)
                 e = np.exp(z - z.max())
                 out[path] = e / e.sum()
     return out

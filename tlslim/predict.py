@@ -8,7 +8,9 @@ run record of a train_dir (or the JSON file beside an exported checkpoint); the 
 net's release settings; ImageNet names when the checkpoint's class count is the release's). The
 model may be left out when the checkpoint's variables say which net it is
 (`tlslim.restore.identify_net`). Images (JPEG, PNG, GIF, BMP, any size) are decoded by TF one
-at a time and go through the net's evaluation preprocessing; the net is built once.
+at a time; a release checkpoint's images go through slim's evaluation preprocessing for its
+style (tlslim.data.slim_preprocessing), those of a net trained with tlslim through the
+preprocessing its run record names (tlslim.data.preprocess, as in training); the net is built once.
 """
 import dataclasses
 import json
@@ -21,7 +23,7 @@ from absl import logging
 from tlslim import data, nets, restore
 from tlslim.checkpoint_files import net_shapes
 from tlslim.compat import graph_mode, slim, tf
-from tlslim.data import imagenet
+from tlslim.data import imagenet, slim_preprocessing
 from tlslim.device import choose_device, session_config
 from tlslim.errors import TlslimError
 from tlslim.scopes import in_scope
@@ -174,10 +176,18 @@ def predict(config, paths):
             raise TlslimError(f"preprocessing style '{style}' normalizes with a training set's statistics; pass "
                               f"a train_dir that records its dataset, or another --preprocessing.")
         stats = style_stats(style, data.load(record["dataset"], record.get("dataset_dir"), split="train"))
+    # A release checkpoint is evaluated as slim's eval_image_classifier did; a net tlslim trained
+    # (its record names the style) sees what its training pipeline gave it: the whole image.
+    slim_eval = style in slim_preprocessing.STYLES and not record.get("preprocessing")
+    if slim_eval and style == "vgg" and image_size > slim_preprocessing.RESIZE_SIDE_MIN:
+        raise TlslimError(f"vgg preprocessing takes a central {image_size}x{image_size} crop of the image resized "
+                          f"to a smaller side of {slim_preprocessing.RESIZE_SIDE_MIN}; pass --image_size of at "
+                          f"most {slim_preprocessing.RESIZE_SIDE_MIN}.")
     names, where = _class_names(info, num_classes, record)
     report = _preflight(model, num_classes, checkpoint)
-    logging.info("%s with %d classes from %s, %s preprocessing at %dx%d, %s", model, num_classes,
-                 report.checkpoint_path, style, image_size, image_size, where)
+    logging.info("%s with %d classes from %s, %s preprocessing (%s) at %dx%d, %s", model, num_classes,
+                 report.checkpoint_path, style, "slim's evaluation crop" if slim_eval else "whole image",
+                 image_size, image_size, where)
 
     device = choose_device(config.device)
     with tf.Graph().as_default():
@@ -185,7 +195,10 @@ def predict(config, paths):
             encoded = tf.placeholder(tf.string, [], name="encoded_image")
             # expand_animations=False: a GIF gives its first frame, so every image is [H, W, 3].
             image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-            pixels = data.preprocess(image, style, image_size, is_training=False, stats=stats)
+            if slim_eval:
+                pixels = slim_preprocessing.preprocess_image(image, image_size, image_size, False, style)
+            else:
+                pixels = data.preprocess(image, style, image_size, is_training=False, stats=stats)
         with tf.device(device):
             logits, _ = nets.get_network_fn(model, num_classes, is_training=False)(pixels[None])
         variables = slim.get_model_variables()

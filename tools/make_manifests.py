@@ -303,8 +303,54 @@ def mobilenet_v1_manifests():
     return out
 
 
+def overfeat_manifests():
+    from tf_slim.nets import overfeat
+
+    def build(images):
+        with slim.arg_scope(overfeat.overfeat_arg_scope()):
+            overfeat.overfeat(images, num_classes=1000, is_training=False)
+
+    source = (f"{TF_SLIM} tf_slim.nets.overfeat.overfeat built at 231x231x3, num_classes=1000, "
+              "overfeat_arg_scope; no release checkpoint")
+    return {"overfeat": manifest("overfeat", source, 1000, published_variables(build, 231))}
+
+
+def inception_v2_manifests():
+    from tf_slim.nets import inception_v2
+
+    def build(images):
+        build_with_tlslim_bn(inception_v2.inception_v2_arg_scope, inception_v2.inception_v2, images,
+                             num_classes=1001, is_training=False)
+
+    source = (f"{TF_SLIM} tf_slim.nets.inception_v2.inception_v2 built at 224x224x3, "
+              "num_classes=1001, inception_v2_arg_scope with normalizer_fn=tlslim.layers.batch_norm "
+              "(the net calls batch norm only through the arg scope); release: inception_v2.ckpt in "
+              "inception_v2_2016_08_28.tar.gz, its other entries (extra) are not verified")
+    variables = published_variables(build, 224)
+    return {"inception_v2": manifest("inception_v2", source, 1001, variables)}
+
+
+def inception_v3_manifests():
+    from tf_slim.nets import inception_v3
+
+    def build(images):
+        build_with_tlslim_bn(inception_v3.inception_v3_arg_scope, inception_v3.inception_v3, images,
+                             num_classes=1001, is_training=False)
+
+    # 299 is the smallest size at which tf_slim's aux head keeps its 5x5 conv (Conv2d_2a_5x5).
+    source = (f"{TF_SLIM} tf_slim.nets.inception_v3.inception_v3 built at 299x299x3, "
+              "num_classes=1001, create_aux_logits=True, inception_v3_arg_scope with "
+              "normalizer_fn=tlslim.layers.batch_norm (the net calls batch norm only through the arg "
+              "scope); release: inception_v3.ckpt in inception_v3_2016_08_28.tar.gz, its other entries "
+              "(extra) are not verified")
+    variables = published_variables(build, 299)
+    return {"inception_v3": manifest("inception_v3", source, 1001, variables)}
+
+
 FAMILIES = [vgg_manifests, alexnet_manifests, cifarnet_manifests, lenet_manifests]
 FAMILIES += [resnet_v1_manifests, resnet_v2_manifests, inception_v1_manifests, mobilenet_v1_manifests]
+FAMILIES += [overfeat_manifests, inception_v2_manifests]
+FAMILIES += [inception_v3_manifests]
 
 
 def to_json(data):

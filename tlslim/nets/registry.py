@@ -58,6 +58,7 @@ class NetInfo:
     manifest: Optional[str] = None  # file under tlslim/nets/manifests/ (release names and shapes)
     release_path: Optional[str] = None
     prelogits_op: Optional[str] = None
+    aux_scopes: Tuple[str, ...] = ()  # auxiliary heads (e.g. Inception's AuxLogits): not upstream of PreLogits
 
     @property
     def checkpoint_url(self):

@@ -90,16 +90,20 @@ class FullGraph:
 def cache_problem(config, exclude=None):
     """Why `config` (checked) cannot train on cached features, or None. `exclude`: the plan's
     resolved exclusions (default: the config's)."""
-    head = nets.get_info(config.model).head_scope
+    info = nets.get_info(config.model)
+    head = info.head_scope
+    # An auxiliary head does not feed the penultimate tensor: excluding or training it leaves the
+    # cached features as they are.
+    heads = [head] + list(info.aux_scopes)
     if config.strategy != "head":
         return (f"{CACHE_FLAG} trains the head on features of a frozen base and needs --strategy head, got "
                 f"--strategy {config.strategy}; drop {CACHE_FLAG} or use --strategy head.")
-    outside = [s for s in config.trainable_scopes or () if not in_scope(s, [head])]
+    outside = [s for s in config.trainable_scopes or () if not in_scope(s, heads)]
     if outside:
         return (f"{CACHE_FLAG} needs a frozen base, but --trainable_scopes {outside[0]} lies outside the head "
                 f"{head}; drop {CACHE_FLAG} or train only scopes under {head}.")
     scopes = (config.exclude or ()) if exclude is None else exclude
-    outside = [s for s in scopes if s != restore.AUTO and not in_scope(s, [head])]
+    outside = [s for s in scopes if s != restore.AUTO and not in_scope(s, heads)]
     if outside:
         return (f"{CACHE_FLAG} needs the whole base restored, but --exclude {outside[0]} lies outside the head "
                 f"{head}; drop {CACHE_FLAG} or exclude only scopes under {head}.")
