@@ -12,3 +12,17 @@ def graph():
     g = tf.Graph()
     with g.as_default():
         yield g
+
+
+@pytest.fixture(scope="module")
+def built():
+    """built(name, size): registry net `name` at `size` (tlslim.testing.nets.registry_build), each
+    (net, size) built once per test module."""
+    from tlslim.testing.nets import registry_build
+    cache = {}
+
+    def get(name, size):
+        if (name, size) not in cache:
+            cache[name, size] = registry_build(name, size)
+        return cache[name, size]
+    return get

@@ -12,7 +12,7 @@ import pytest
 from tlslim import nets, restore
 from tlslim.compat import slim, tf
 from tlslim.nets import mobilenet_v1
-from tlslim.testing.nets import load_synthetic
+from tlslim.testing.nets import assert_variables_equal_manifest, load_synthetic
 
 MOBILENETS = {"mobilenet_v1": 1.0, "mobilenet_v1_075": 0.75, "mobilenet_v1_050": 0.5, "mobilenet_v1_025": 0.25}
 RESNET_200 = ["resnet_v1_200", "resnet_v2_200"]
@@ -25,39 +25,11 @@ SLIM_MOBILENET_END_POINTS = (
     | {"AvgPool_1a", "Logits", "Predictions"})
 
 
-def _registry_build(name, size, batch=2):
-    """net `name` through get_network_fn in a fresh graph, inference mode, release num_classes."""
-    graph = tf.Graph()
-    with graph.as_default():
-        images = tf.placeholder(tf.float32, [batch, size, size, 3])
-        logits, end_points = nets.get_network_fn(name, nets.get_info(name).num_classes)(images)
-        shapes = {v.op.name: v.shape.as_list() for v in tf.model_variables()}
-        only_model = set(tf.global_variables()) == set(tf.model_variables())
-    return {"graph": graph, "images": images, "logits": logits, "end_points": end_points, "shapes": shapes,
-            "only_model_variables": only_model}
-
-
-@pytest.fixture(scope="module")
-def built():
-    """Each (net, size) built once for the whole module."""
-    cache = {}
-
-    def get(name, size):
-        if (name, size) not in cache:
-            cache[name, size] = _registry_build(name, size)
-        return cache[name, size]
-    return get
-
-
 @pytest.mark.parametrize("size", ["default", 32])
 @pytest.mark.parametrize("name", ZOO)
 def test_variables_equal_manifest(built, name, size):
-    info = nets.get_info(name)
-    size = info.default_image_size if size == "default" else size
-    b = built(name, size)
-    assert b["shapes"] == nets.manifest(name)["variables"]
-    assert b["only_model_variables"]
-    assert b["logits"].shape.as_list() == [2, info.num_classes]
+    size = nets.get_info(name).default_image_size if size == "default" else size
+    assert_variables_equal_manifest(built(name, size), name, size)
 
 
 def test_mobilenet_manifests_by_depth_multiplier():

@@ -15,7 +15,7 @@ from tlslim.compat import slim, tf
 from tlslim.errors import TlslimError
 from tlslim.layers import batch_norm
 from tlslim.nets import inception_v2, overfeat
-from tlslim.testing.nets import assert_matches_reference, load_synthetic, n_batch_norms
+from tlslim.testing.nets import assert_variables_equal_manifest, assert_matches_reference, load_synthetic, n_batch_norms
 
 NETS = ["overfeat", "inception_v2"]
 # The classifier conv of each net, relative to its scope.
@@ -27,38 +27,11 @@ INCEPTION_V2_BASE = ("Conv2d_1a_7x7", "MaxPool_2a_3x3", "Conv2d_2b_1x1", "Conv2d
                      "Mixed_5a", "Mixed_5b", "Mixed_5c")
 
 
-def _registry_build(name, size, batch=2):
-    graph = tf.Graph()
-    with graph.as_default():
-        images = tf.placeholder(tf.float32, [batch, size, size, 3])
-        logits, end_points = nets.get_network_fn(name, nets.get_info(name).num_classes)(images)
-        shapes = {v.op.name: v.shape.as_list() for v in tf.model_variables()}
-        only_model = set(tf.global_variables()) == set(tf.model_variables())
-    return {"graph": graph, "logits": logits, "end_points": end_points, "shapes": shapes,
-            "only_model_variables": only_model}
-
-
-@pytest.fixture(scope="module")
-def built():
-    """Each (net, size) built once for the whole module."""
-    cache = {}
-
-    def get(name, size):
-        if (name, size) not in cache:
-            cache[name, size] = _registry_build(name, size)
-        return cache[name, size]
-    return get
-
-
 @pytest.mark.parametrize("size", ["default", 32])
 @pytest.mark.parametrize("name", NETS)
 def test_variables_equal_manifest(built, name, size):
-    info = nets.get_info(name)
-    size = info.default_image_size if size == "default" else size
-    b = built(name, size)
-    assert b["shapes"] == nets.manifest(name)["variables"]
-    assert b["only_model_variables"]
-    assert b["logits"].shape.as_list() == [2, info.num_classes]
+    size = nets.get_info(name).default_image_size if size == "default" else size
+    assert_variables_equal_manifest(built(name, size), name, size)
 
 
 @pytest.mark.parametrize("size", ["default", 32])

@@ -176,3 +176,24 @@ def pool_and_flatten(net, grid, end_points):
         net = end_points["AdaptivePool"] = pooled
     net = end_points["Flatten"] = slim.flatten(net)
     return net
+
+
+def reduced_kernel_size_for_small_input(input_tensor, kernel_size):
+    """`kernel_size` cut down to the map's static height and width (unchanged when unknown), so a
+    map smaller than the kernel is pooled once instead of failing (slim's rule of the same name)."""
+    h, w = input_tensor.shape[1], input_tensor.shape[2]
+    if h is None or w is None:
+        return kernel_size
+    return [min(int(h), kernel_size[0]), min(int(w), kernel_size[1])]
+
+
+def global_pool_above(builder, release_size):
+    """`builder` for the registry: images larger than `release_size` (or of unknown size) are
+    averaged globally before the classifier, unless the caller passes `global_pool`, so the logits
+    stay [B, C]; at the release size and below the graph is the builder's own."""
+    def build(images, num_classes, is_training=False, **kwargs):
+        if "global_pool" not in kwargs:
+            h, w = images.shape[1], images.shape[2]
+            kwargs["global_pool"] = h is None or w is None or max(int(h), int(w)) > release_size
+        return builder(images, num_classes, is_training=is_training, **kwargs)
+    return build

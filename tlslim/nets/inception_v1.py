@@ -14,6 +14,7 @@ is slim's.
 """
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
+from tlslim.nets.inception_utils import inception_arg_scope
 from tlslim.nets.registry import PENULTIMATE, NetInfo, register
 
 __all__ = ["inception_v1_base", "inception_v1", "inception_v1_arg_scope", "MIXED"]
@@ -138,26 +139,8 @@ def inception_v1_arg_scope(weight_decay=0.00004, use_batch_norm=True, batch_norm
     """slim's Inception arg scope with tlslim's batch_norm: conv -> BN -> ReLU, He initialization
     (the base overrides it with a truncated normal), L2 weight decay (0 disables it). The moving
     statistics also go to the `batch_norm_var_collection` collection."""
-    bn_params = {
-        "decay": batch_norm_decay,
-        "epsilon": batch_norm_epsilon,
-        "scale": batch_norm_scale,
-        "updates_collections": tf.GraphKeys.UPDATE_OPS,
-        "variables_collections": {
-            "beta": None,
-            "gamma": None,
-            "moving_mean": [batch_norm_var_collection],
-            "moving_variance": [batch_norm_var_collection],
-        },
-    }
-    with slim.arg_scope([slim.conv2d, slim.fully_connected],
-                        weights_regularizer=slim.l2_regularizer(float(weight_decay))):
-        with slim.arg_scope([slim.conv2d],
-                            weights_initializer=slim.variance_scaling_initializer(),
-                            activation_fn=tf.nn.relu,
-                            normalizer_fn=batch_norm if use_batch_norm else None,
-                            normalizer_params=bn_params if use_batch_norm else {}) as sc:
-            return sc
+    return inception_arg_scope(weight_decay, use_batch_norm, batch_norm_decay, batch_norm_epsilon,
+                               batch_norm_scale=batch_norm_scale, batch_norm_var_collection=batch_norm_var_collection)
 
 
 register(NetInfo(

@@ -17,6 +17,8 @@ dropout and the 1x1 conv `Logits/Conv2d_1c_1x1`.
 """
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
+from tlslim.nets.common import global_pool_above
+from tlslim.nets.inception_utils import inception_arg_scope, logits_block
 from tlslim.nets.registry import NetInfo, register
 
 __all__ = ["inception_v2_base", "inception_v2", "inception_v2_arg_scope"]
@@ -144,15 +146,6 @@ def inception_v2_base(inputs, final_endpoint="Mixed_5c", min_depth=16, depth_mul
     raise ValueError("Unknown final endpoint %s" % final_endpoint)
 
 
-def _reduced_kernel_size_for_small_input(input_tensor, kernel_size):
-    """`kernel_size` cut down to the map's static height and width (unchanged when unknown), so
-    a map smaller than the kernel is pooled whole instead of failing."""
-    shape = input_tensor.get_shape().as_list()
-    if shape[1] is None or shape[2] is None:
-        return kernel_size
-    return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
-
-
 def inception_v2(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.8, min_depth=16,
                  depth_multiplier=1.0, prediction_fn=slim.softmax, spatial_squeeze=True, reuse=None,
                  scope="InceptionV2", global_pool=False):
@@ -170,19 +163,10 @@ def inception_v2(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
             net, end_points = inception_v2_base(inputs, scope=sc, min_depth=min_depth,
                                                 depth_multiplier=depth_multiplier)
             with tf.variable_scope("Logits"):
-                if global_pool:
-                    net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
-                    end_points["global_pool"] = net
-                else:
-                    kernel = _reduced_kernel_size_for_small_input(net, [7, 7])
-                    net = slim.avg_pool2d(net, kernel, padding="VALID", scope="AvgPool_1a_{}x{}".format(*kernel))
-                if not num_classes:
-                    return net, end_points
-                net = slim.dropout(net, keep_prob=dropout_keep_prob, scope="Dropout_1b")
-                logits = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
-                                     scope="Conv2d_1c_1x1")
-                if spatial_squeeze:
-                    logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
+                logits = logits_block(net, end_points, num_classes, [7, 7], global_pool, "global_pool",
+                                      dropout_keep_prob, spatial_squeeze)
+            if not num_classes:
+                return logits, end_points  # the pooled features
             end_points["Logits"] = logits
             if prediction_fn:  # slim would fail on None; here it just leaves Predictions out
                 end_points["Predictions"] = prediction_fn(logits, scope="Predictions")
@@ -199,43 +183,15 @@ def inception_v2_arg_scope(weight_decay=0.00004, batch_norm_var_collection="movi
     batch_norm_scale) -> ReLU, He initialization, L2 weight decay (0 disables it); the moving
     statistics also go to `batch_norm_var_collection`. The first two parameters are tf_slim's;
     the rest are research/slim's inception_arg_scope's, by keyword."""
-    bn_params = {
-        "decay": batch_norm_decay,
-        "epsilon": batch_norm_epsilon,
-        "scale": batch_norm_scale,
-        "updates_collections": batch_norm_updates_collections,
-        "variables_collections": {
-            "beta": None,
-            "gamma": None,
-            "moving_mean": [batch_norm_var_collection],
-            "moving_variance": [batch_norm_var_collection],
-        },
-    }
-    with slim.arg_scope([slim.conv2d, slim.fully_connected],
-                        weights_regularizer=slim.l2_regularizer(float(weight_decay))):
-        with slim.arg_scope([slim.conv2d],
-                            weights_initializer=slim.variance_scaling_initializer(),
-                            activation_fn=activation_fn,
-                            normalizer_fn=batch_norm if use_batch_norm else None,
-                            normalizer_params=bn_params if use_batch_norm else {}) as sc:
-            return sc
+    return inception_arg_scope(weight_decay, use_batch_norm, batch_norm_decay, batch_norm_epsilon, activation_fn,
+                               batch_norm_updates_collections, batch_norm_scale, batch_norm_var_collection)
 
 
 # ---- registry entry (tlslim's addition; the functions above are slim's API) ----
 
-def _registry_builder(images, num_classes, is_training=False, **kwargs):
-    """inception_v2 for get_network_fn: above 224x224 (or at an unknown size) the 7x7 pool would
-    leave a map larger than 1x1, so the features are averaged globally unless the caller says
-    otherwise; at 224 and below this is slim's graph."""
-    if "global_pool" not in kwargs:
-        h, w = images.shape[1], images.shape[2]
-        kwargs["global_pool"] = h is None or w is None or max(int(h), int(w)) > 224
-    return inception_v2(images, num_classes, is_training=is_training, **kwargs)
-
-
 register(NetInfo(
     name="inception_v2",
-    builder=_registry_builder,
+    builder=global_pool_above(inception_v2, 224),
     arg_scope=inception_v2_arg_scope,
     scope="InceptionV2",
     head_scope="InceptionV2/Logits",

@@ -24,8 +24,12 @@ release's at 32x32 as at 299.
 
 The registry entry is at the end of this module.
 """
+import functools
+
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
+from tlslim.nets.common import global_pool_above, reduced_kernel_size_for_small_input
+from tlslim.nets.inception_utils import inception_arg_scope, logits_block
 from tlslim.nets.registry import NetInfo, register
 
 __all__ = ["inception_v3_base", "inception_v3", "inception_v3_arg_scope", "END_POINTS"]
@@ -126,15 +130,6 @@ def _padding(net, kernel, padding):
     return padding
 
 
-def _reduced_kernel_size_for_small_input(input_tensor, kernel_size):
-    """`kernel_size` cut down to the map's static height and width (unchanged when unknown), so a
-    map smaller than the kernel is covered once instead of failing."""
-    h, w = _static_hw(input_tensor)
-    if h is None or w is None:
-        return kernel_size
-    return [min(h, kernel_size[0]), min(w, kernel_size[1])]
-
-
 def _pad_to_kernel(net, kernel):
     """Zero-pad each static spatial side shorter than the kernel up to it (the extra pixel after,
     as SAME padding puts it), so a VALID conv with that kernel gives one output there."""
@@ -206,14 +201,14 @@ def _aux_logits(net, num_classes, depth, spatial_squeeze, release_shapes):
     """The auxiliary classifier on Mixed_6e (scope 'AuxLogits'), [B, num_classes] when squeezed."""
     with tf.variable_scope("AuxLogits"):
         # slim's fixed 5x5 window; cut to the map only where slim's pool would have no output.
-        window = _reduced_kernel_size_for_small_input(net, [5, 5])
+        window = reduced_kernel_size_for_small_input(net, [5, 5])
         net = slim.avg_pool2d(net, window, stride=3, padding="VALID", scope="AvgPool_1a_5x5")
         net = slim.conv2d(net, depth(128), [1, 1], padding="SAME", scope="Conv2d_1b_1x1")
         if release_shapes:
             kernel = [5, 5]
             net = _pad_to_kernel(net, kernel)
         else:
-            kernel = _reduced_kernel_size_for_small_input(net, [5, 5])
+            kernel = reduced_kernel_size_for_small_input(net, [5, 5])
         net = slim.conv2d(net, depth(768), kernel, weights_initializer=_trunc_normal(0.01), padding="VALID",
                           scope="Conv2d_2a_{}x{}".format(*kernel))
         if release_shapes and _static_hw(net) != (1, 1):
@@ -252,20 +247,10 @@ def inception_v3(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
                 end_points["AuxLogits"] = _aux_logits(end_points["Mixed_6e"], num_classes, depth,
                                                       spatial_squeeze, aux_release_shapes)
             with tf.variable_scope("Logits"):
-                if global_pool:
-                    net = tf.reduce_mean(net, [1, 2], keepdims=True, name="GlobalPool")
-                    end_points["global_pool"] = net
-                else:
-                    kernel = _reduced_kernel_size_for_small_input(net, [8, 8])
-                    net = slim.avg_pool2d(net, kernel, padding="VALID", scope="AvgPool_1a_{}x{}".format(*kernel))
-                if not num_classes:
-                    return net, end_points
-                net = slim.dropout(net, keep_prob=dropout_keep_prob, scope="Dropout_1b")
-                end_points["PreLogits"] = net
-                logits = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
-                                     scope="Conv2d_1c_1x1")
-                if spatial_squeeze:
-                    logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
+                logits = logits_block(net, end_points, num_classes, [8, 8], global_pool, "GlobalPool",
+                                      dropout_keep_prob, spatial_squeeze, prelogits=True)
+            if not num_classes:
+                return logits, end_points  # the pooled features
             end_points["Logits"] = logits
             end_points["Predictions"] = prediction_fn(logits, scope="Predictions")
     return logits, end_points
@@ -280,41 +265,17 @@ def inception_v3_arg_scope(weight_decay=0.00004, batch_norm_var_collection="movi
     """tf_slim's Inception v3 arg scope with tlslim's batch_norm: conv -> BN (no gamma) -> ReLU,
     He initialization, L2 weight decay on conv and fully-connected weights (0 disables it); the
     moving statistics also go to `batch_norm_var_collection`."""
-    bn_params = {
-        "decay": batch_norm_decay,
-        "epsilon": batch_norm_epsilon,
-        "updates_collections": updates_collections,
-        "fused": use_fused_batchnorm,
-        "variables_collections": {
-            "beta": None,
-            "gamma": None,
-            "moving_mean": [batch_norm_var_collection],
-            "moving_variance": [batch_norm_var_collection],
-        },
-    }
-    with slim.arg_scope([slim.conv2d, slim.fully_connected],
-                        weights_regularizer=slim.l2_regularizer(float(weight_decay))):
-        with slim.arg_scope([slim.conv2d], weights_initializer=slim.variance_scaling_initializer(),
-                            activation_fn=tf.nn.relu, normalizer_fn=batch_norm, normalizer_params=bn_params) as sc:
-            return sc
+    return inception_arg_scope(weight_decay, batch_norm_decay=batch_norm_decay, batch_norm_epsilon=batch_norm_epsilon,
+                               batch_norm_updates_collections=updates_collections,
+                               batch_norm_var_collection=batch_norm_var_collection, fused=use_fused_batchnorm)
 
 
 # ---- registry entry (tlslim's addition; the functions above are slim's API) ----
 
-def _registry_builder(images, num_classes, is_training=False, **kwargs):
-    """inception_v3 for get_network_fn: the release's variables at every size (aux_release_shapes)
-    and, above 299x299 or at an unknown size, a global mean where the 8x8 pool would leave a map
-    larger than 1x1; at 299 this is slim's graph."""
-    kwargs.setdefault("aux_release_shapes", True)
-    if "global_pool" not in kwargs:
-        h, w = _static_hw(images)
-        kwargs["global_pool"] = h is None or w is None or max(int(h), int(w)) > 299
-    return inception_v3(images, num_classes, is_training=is_training, **kwargs)
-
-
 register(NetInfo(
     name="inception_v3",
-    builder=_registry_builder,
+    # The aux head keeps its release shapes at every input size (see the module doc).
+    builder=global_pool_above(functools.partial(inception_v3, aux_release_shapes=True), 299),
     arg_scope=inception_v3_arg_scope,
     scope="InceptionV3",
     head_scope="InceptionV3/Logits",

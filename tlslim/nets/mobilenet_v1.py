@@ -21,6 +21,7 @@ import functools
 
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
+from tlslim.nets.common import global_pool_above, reduced_kernel_size_for_small_input
 from tlslim.nets.registry import NetInfo, register
 
 __all__ = ["Conv", "DepthSepConv", "mobilenet_v1_base", "mobilenet_v1", "mobilenet_v1_075", "mobilenet_v1_050",
@@ -108,15 +109,6 @@ def mobilenet_v1_base(inputs, final_endpoint="Conv2d_13_pointwise", min_depth=8,
     raise ValueError("Unknown final endpoint %s" % final_endpoint)
 
 
-def _reduced_kernel_size_for_small_input(input_tensor, kernel_size):
-    """`kernel_size` cut down to the map's static height and width (unchanged when unknown), so
-    a map smaller than the kernel is pooled whole instead of failing."""
-    shape = input_tensor.get_shape().as_list()
-    if shape[1] is None or shape[2] is None:
-        return kernel_size
-    return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
-
-
 def mobilenet_v1(inputs, num_classes=1000, dropout_keep_prob=0.999, is_training=True, min_depth=8,
                  depth_multiplier=1.0, conv_defs=None, prediction_fn=slim.softmax, spatial_squeeze=True,
                  reuse=None, scope="MobilenetV1", global_pool=False):
@@ -139,7 +131,7 @@ def mobilenet_v1(inputs, num_classes=1000, dropout_keep_prob=0.999, is_training=
                     net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
                     end_points["global_pool"] = net
                 else:
-                    kernel_size = _reduced_kernel_size_for_small_input(net, [7, 7])
+                    kernel_size = reduced_kernel_size_for_small_input(net, [7, 7])
                     net = slim.avg_pool2d(net, kernel_size, padding="VALID", scope="AvgPool_1a")
                     end_points["AvgPool_1a"] = net
                 if not num_classes:
@@ -203,22 +195,10 @@ _RELEASES = {"mobilenet_v1": (1.0, "mobilenet_v1_1.0_224"), "mobilenet_v1_075": 
 RELEASE_DIR = "mobilenet_v1_2018_02_22"
 
 
-def _registry_builder(builder):
-    """`builder` for get_network_fn: above 224x224 (or at an unknown size) the 7x7 pool would
-    leave a map larger than 1x1, so the features are averaged globally unless the caller says
-    otherwise; at 224 and below this is slim's graph (and the same numbers either way)."""
-    def build(images, num_classes, is_training=False, **kwargs):
-        if "global_pool" not in kwargs:
-            h, w = images.shape[1], images.shape[2]
-            kwargs["global_pool"] = h is None or w is None or max(int(h), int(w)) > 224
-        return builder(images, num_classes, is_training=is_training, **kwargs)
-    return build
-
-
 for _name, (_multiplier, _release) in _RELEASES.items():
     register(NetInfo(
         name=_name,
-        builder=_registry_builder(globals()[_name]),
+        builder=global_pool_above(globals()[_name], 224),
         arg_scope=mobilenet_v1_arg_scope,
         scope="MobilenetV1",
         head_scope="MobilenetV1/Logits",

@@ -85,3 +85,25 @@ def assert_logits_are_1x1_conv(logits, prelogits, values, scope):
     """Assert logits == prelogits [B,1,1,C] through the 1x1 conv `scope` whose variables are in `values`."""
     w, b = values[f"{scope}/weights"][0, 0], values[f"{scope}/biases"]
     np.testing.assert_allclose(logits, prelogits[:, 0, 0] @ w + b, rtol=1e-4, atol=1e-4 * np.abs(logits).max())
+
+
+def registry_build(name, size, batch=2):
+    """Net `name` through get_network_fn in a fresh graph, inference mode, release num_classes ->
+    {'graph', 'images', 'logits', 'end_points', 'shapes' ({name: shape} of the model variables),
+    'only_model_variables' (no other variable was made)}."""
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.placeholder(tf.float32, [batch, size, size, 3])
+        logits, end_points = nets.get_network_fn(name, nets.get_info(name).num_classes)(images)
+        shapes = {v.op.name: v.shape.as_list() for v in tf.model_variables()}
+        only_model = set(tf.global_variables()) == set(tf.model_variables())
+    return {"graph": graph, "images": images, "logits": logits, "end_points": end_points, "shapes": shapes,
+            "only_model_variables": only_model}
+
+
+def assert_variables_equal_manifest(build, name, size):
+    """The registry net `name` built at `size` (a registry_build result) has exactly its manifest's
+    variables, no others, and [batch, release classes] logits."""
+    assert build["shapes"] == nets.manifest(name)["variables"]
+    assert build["only_model_variables"]
+    assert build["logits"].shape.as_list() == [2, nets.get_info(name).num_classes]

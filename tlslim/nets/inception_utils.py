@@ -1,0 +1,60 @@
+"""What the Inception nets share, as slim's `nets/inception_utils.py`: the arg scope, and the
+average-pool / dropout / 1x1-conv classifier of Inception v2 and v3."""
+from tlslim.compat import slim, tf
+from tlslim.layers import batch_norm
+from tlslim.nets.common import reduced_kernel_size_for_small_input
+
+__all__ = ["inception_arg_scope", "logits_block"]
+
+
+def inception_arg_scope(weight_decay=0.00004, use_batch_norm=True, batch_norm_decay=0.9997, batch_norm_epsilon=0.001,
+                        activation_fn=tf.nn.relu, batch_norm_updates_collections=tf.GraphKeys.UPDATE_OPS,
+                        batch_norm_scale=False, batch_norm_var_collection="moving_vars", fused=None):
+    """slim's Inception arg scope: conv -> batch norm (moving statistics also in
+    `batch_norm_var_collection`) -> `activation_fn`, He initialization, L2 weight decay on conv and
+    fully-connected weights (0 disables it). `fused` (Inception v3's switch) is passed only when set."""
+    bn_params = {
+        "decay": batch_norm_decay,
+        "epsilon": batch_norm_epsilon,
+        "scale": batch_norm_scale,
+        "updates_collections": batch_norm_updates_collections,
+        "variables_collections": {
+            "beta": None,
+            "gamma": None,
+            "moving_mean": [batch_norm_var_collection],
+            "moving_variance": [batch_norm_var_collection],
+        },
+    }
+    if fused is not None:
+        bn_params["fused"] = fused
+    with slim.arg_scope([slim.conv2d, slim.fully_connected],
+                        weights_regularizer=slim.l2_regularizer(float(weight_decay))):
+        with slim.arg_scope([slim.conv2d],
+                            weights_initializer=slim.variance_scaling_initializer(),
+                            activation_fn=activation_fn,
+                            normalizer_fn=batch_norm if use_batch_norm else None,
+                            normalizer_params=bn_params if use_batch_norm else {}) as sc:
+            return sc
+
+
+def logits_block(net, end_points, num_classes, kernel, global_pool, global_pool_name, dropout_keep_prob,
+                 spatial_squeeze, prelogits=False):
+    """Inside the caller's 'Logits' scope: a VALID average pool (`kernel`, cut down for small maps)
+    or a global mean, then, with classes, dropout and the 1x1 classifier conv. Returns the logits,
+    or the pooled features when `num_classes` is 0 or None. `prelogits` records the dropout output
+    as end_points['PreLogits'] (Inception v3's end point)."""
+    if global_pool:
+        net = tf.reduce_mean(net, [1, 2], keepdims=True, name=global_pool_name)
+        end_points["global_pool"] = net
+    else:
+        kernel = reduced_kernel_size_for_small_input(net, kernel)
+        net = slim.avg_pool2d(net, kernel, padding="VALID", scope="AvgPool_1a_{}x{}".format(*kernel))
+    if not num_classes:
+        return net
+    net = slim.dropout(net, keep_prob=dropout_keep_prob, scope="Dropout_1b")
+    if prelogits:
+        end_points["PreLogits"] = net
+    logits = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None, scope="Conv2d_1c_1x1")
+    if spatial_squeeze:
+        logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
+    return logits
