@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tlslim import checkpoint_files, embedded
-from tlslim.benchmark import flops, report, settings, timing
+from tlslim.benchmark import flops, report, timing
 from tlslim.benchmark.settings import Settings, resolve
 from tlslim.compat import tf
 from tlslim.errors import TlslimError

@@ -8,8 +8,7 @@ from tlslim.nets.registry import PENULTIMATE, NetInfo, get_info, get_network_fn,
 
 # Importing a net module registers it.
 from tlslim.nets import (  # noqa: F401,E402
-    alexnet, cifarnet, inception_v1, lenet, mobilenet_v1, resnet_v1, resnet_v2, vgg)
-from tlslim.nets import inception_v2, overfeat  # noqa: F401,E402
-from tlslim.nets import inception_v3  # noqa: F401,E402
+    alexnet, cifarnet, inception_v1, inception_v2, inception_v3, lenet, mobilenet_v1, overfeat, resnet_v1, resnet_v2,
+    vgg)
 
 __all__ = ["PENULTIMATE", "NetInfo", "get_info", "get_network_fn", "manifest", "names", "register"]
