@@ -576,7 +576,6 @@ class RestorePlan:
     report: PreflightReport
     scope_map: dict
     include: list = None
-    variables: list = None
     init_fn: object = None
 
     @classmethod
@@ -619,7 +618,6 @@ def prepare_restore(checkpoint_path, exclude=(), include=None, scope_map=None, v
     plan = RestorePlan(path, scopes, auto, report, smap, include)
     if not isinstance(variables, dict):
         plan.init_fn = plan.make_init_fn(variables)
-        plan.variables = list(plan.init_fn.var_list.values())
     return plan
 
 
