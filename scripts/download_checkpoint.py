@@ -9,6 +9,7 @@ Verification: every variable of the net's release manifest is in the checkpoint 
 release's shape. --from takes a tarball or a checkpoint (V1 file, V2 prefix or directory) you
 already have; a V1 file is copied into --dest, a V2 checkpoint is verified where it is.
 """
+import glob
 import os
 import sys
 import tarfile
@@ -33,15 +34,31 @@ def _is_tarball(path):
     return os.path.isfile(path) and tarfile.is_tarfile(path)
 
 
+def unpack_dir(info, dest):
+    """Where `info`'s release is unpacked: `dest`, or `dest/<net>` when another net's release has a
+    checkpoint of the same name (the NASNet releases all ship `model.ckpt`), so neither overwrites
+    the other."""
+    shared = [n for n in nets.names() if n != info.name and nets.get_info(n).checkpoint_file == info.checkpoint_file]
+    return os.path.join(dest, info.name) if shared else dest
+
+
+def _is_release_checkpoint(path, info):
+    """Whether `path` (an unpacked file) is `info`'s checkpoint: its V1 file or its V2 index, by
+    name (checkpoint_file may carry the release's folders, e.g. MobileNet v3's 'ema/...')."""
+    for name in (info.checkpoint_file, info.checkpoint_file + ".index"):
+        if path == name or path.endswith(os.sep + name.replace("/", os.sep)):
+            return True
+    return False
+
+
 def unpack(tarball, dest, info):
-    """Extract `tarball` into `dest` and return the path of the net's checkpoint in it: the V1 file,
-    or the V2 prefix (the MobileNet releases ship `<name>.ckpt.index` and `.data-*` files)."""
-    paths = download.extract_tarball(tarball, dest)
+    """Extract `tarball` into `unpack_dir(info, dest)` and return the path of the net's checkpoint
+    in it: the V1 file, or the V2 prefix (the MobileNet releases ship `<name>.ckpt.index` and
+    `.data-*` files)."""
+    paths = download.extract_tarball(tarball, unpack_dir(info, dest))
     for path in paths:
-        if os.path.basename(path) == info.checkpoint_file:
-            return path
-        if os.path.basename(path) == info.checkpoint_file + ".index":
-            return path[:-len(".index")]
+        if _is_release_checkpoint(path, info):
+            return path[:-len(".index")] if path.endswith(".index") else path
     held = ", ".join(sorted(os.path.basename(p) for p in paths)) or "nothing"
     raise TlslimError(f"{tarball} holds no {info.checkpoint_file} (it holds {held}); it is not the "
                       f"{info.name} release tarball.")
@@ -75,8 +92,11 @@ def main(argv):
     if not url:
         have = [n for n in nets.names() if nets.get_info(n).checkpoint_url]
         raise TlslimError(f"{info.name} has no release checkpoint; nets with one: {', '.join(have)}.")
-    target = os.path.join(dest, info.checkpoint_file)
-    if os.path.isfile(target) or os.path.isfile(target + ".index"):
+    here = [p for p in glob.glob(os.path.join(glob.escape(unpack_dir(info, dest)), "**", "*"), recursive=True)
+            if os.path.isfile(p) and _is_release_checkpoint(p, info)]
+    if here:
+        target = sorted(here)[0]
+        target = target[:-len(".index")] if target.endswith(".index") else target
         print(f"{target} is already there; verifying it (delete it to download again).")
         return report(info.name, target)
     tarball = os.path.join(dest, os.path.basename(url.split("?")[0]) or info.checkpoint_tarball)

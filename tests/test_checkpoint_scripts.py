@@ -154,3 +154,27 @@ def test_download_unpacks_a_v2_release(tmp_path):
     proc = run("download_checkpoint.py", info.name, "--url", "http://127.0.0.1:9/unused", "--dest", dest,
                cwd=tmp_path)
     assert proc.returncode == 0 and "is already there; verifying it" in proc.stdout, proc.stderr
+
+
+def test_download_finds_a_release_checkpoint_by_its_folders(tmp_path):
+    """MobileNet v3's releases hold two checkpoints of one name (the moving averages in ema/, the
+    raw weights in pristine/): the registry names ema/, and a second run finds it in place. The
+    SYNTHETIC stand-in has that layout; the decoy's values differ."""
+    from tlslim import nets
+    info = nets.get_info("mobilenet_v3_small")
+    assert info.checkpoint_file == "ema/model-388500"
+    files = {}
+    for folder, seed in (("pristine", 1), ("ema", 0)):
+        prefix = checkpoints.write_net_checkpoint(info.name, str(tmp_path / "w" / folder / "model-388500"), version=2,
+                                                  seed=seed)
+        files.update({f"v3-small_224_1.0_float/{folder}/model-388500{suffix}": prefix + suffix
+                      for suffix in (".index", ".data-00000-of-00001")})
+    tarball = checkpoints.make_tarball(str(tmp_path / info.checkpoint_tarball), files)
+    dest = tmp_path / "checkpoints"
+    proc = run("download_checkpoint.py", info.name, "--from", tarball, "--dest", dest, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ema = dest / "v3-small_224_1.0_float" / "ema" / "model-388500"
+    assert f"{info.name}: {ema} verified" in proc.stdout
+    proc = run("download_checkpoint.py", info.name, "--url", "http://127.0.0.1:9/unused", "--dest", dest,
+               cwd=tmp_path)
+    assert proc.returncode == 0 and f"{ema} is already there; verifying it" in proc.stdout, proc.stderr

@@ -157,3 +157,61 @@ def test_mean_image_resized_to_image_size(graph, batch, stats):
     out = _run(data.preprocess(tf.constant(batch), "mean_image", 64, is_training=False, stats=stats))
     expected = _upsample2x(batch.astype(np.float64)) - _upsample2x(stats.mean_image[None].astype(np.float64))
     np.testing.assert_allclose(out, expected, atol=1e-3)
+
+
+# ---------------------------------------------------------------- geometry: the whole image or slim's crops
+
+@pytest.mark.parametrize("style, shape, size, expected", [
+    ("cifarnet", (32, 32), 32, "squash"),      # CIFAR-10 at its own size: as always
+    ("vgg", (32, 32), 224, "squash"),          # small images are upsampled whole
+    ("vgg", (224, 224), 224, "squash"),        # nothing to crop
+    ("vgg", (300, 400), 224, "slim"),          # larger: slim's resize and central crop
+    ("inception", (256, 200), 224, "slim"),
+    ("inception", None, 299, "slim"),          # sizes known only at run time
+    ("vgg", (300, 400), 257, "squash"),        # slim's vgg crop needs a side of at most 256
+    ("cifarnet", (224, 224), 32, "squash"),    # crop-or-pad would cut a 32x32 window out
+    ("lenet", (64, 64), 28, "squash"),
+    ("per_channel_mean", (64, 64), 32, "squash"),
+])
+def test_auto_geometry(style, shape, size, expected):
+    assert data.choose_geometry("auto", style, shape, size) == expected
+    assert data.choose_geometry("squash", style, shape, size) == "squash"
+
+
+def test_geometry_errors_are_one_line():
+    assert data.choose_geometry("slim", "cifarnet", (224, 224), 32) == "slim"  # asked for: crop-or-pad
+    for args, text in [(("slim", "per_channel_std", None, 32), "has no style 'per_channel_std'"),
+                       (("slim", "vgg", None, 299), "use --image_size 256 or less, or --geometry squash"),
+                       (("crop", "vgg", None, 224), "--geometry must be one of auto, slim, squash, got 'crop'"),
+                       (("auto", "nope", None, 224), "unknown preprocessing style 'nope'")]:
+        with pytest.raises(TlslimError, match=text) as err:
+            data.choose_geometry(*args)
+        assert "\n" not in str(err.value)
+
+
+def test_slim_geometry_evaluation_is_the_central_window(graph):
+    """vgg at 224 on 256x256 images: slim's smaller-side resize to 256 is the identity, so the
+    result is the central 224x224 window (offset 16) minus the channel means, by hand."""
+    images = np.random.default_rng(3).integers(0, 256, size=(2, 256, 256, 3), dtype=np.uint8)
+    out = _run(data.preprocess(images, "vgg", 224, is_training=False, geometry="slim"))
+    np.testing.assert_allclose(out, images[:, 16:240, 16:240].astype(np.float32) - VGG_MEANS, atol=1e-4)
+    # 'auto' picks the same for images larger than the input.
+    out_auto = _run(data.preprocess(images, "vgg", 224, is_training=False, geometry="auto"))
+    np.testing.assert_array_equal(out_auto, out)
+
+
+def test_slim_geometry_training_is_a_pure_function_of_the_seed(graph):
+    """cifarnet's slim training (pad 4, random 32x32 crop, flip, brightness, contrast) with a seed:
+    the same seed gives the same batch, another seed another one, and images of a batch differ
+    in their draws (two equal images come out different)."""
+    images = np.repeat(np.random.default_rng(4).integers(0, 256, size=(1, 32, 32, 3), dtype=np.uint8), 4, axis=0)
+    seed = tf.placeholder(tf.int64, [2])
+    out = data.preprocess(images, "cifarnet", 32, is_training=True, seed=seed, geometry="slim")
+    with tf.Session() as sess:
+        a, b, c = (sess.run(out, {seed: s}) for s in ([1, 2], [1, 2], [1, 3]))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert all(not np.array_equal(a[0], a[i]) for i in range(1, 4))
+    # per-image standardization: each image mean 0, std 1
+    np.testing.assert_allclose(a.mean(axis=(1, 2, 3)), 0.0, atol=1e-4)
+    np.testing.assert_allclose(a.std(axis=(1, 2, 3)), 1.0, atol=1e-3)

@@ -158,16 +158,29 @@ def test_batches_are_preprocessed_image_by_image():
     np.testing.assert_allclose(got, np.stack(want), atol=1e-6)
 
 
-def test_vgg_train_samples_the_side_in_256_512_and_crops_inside_the_resized_image():
+def _samples(build, n, seeded):
+    """n runs of build(seed): TF's stateful draws (seed None), or stateless ones seeded [7, i]."""
+    with tf.Graph().as_default():
+        seed = tf.placeholder(tf.int64, [2]) if seeded else None
+        out = build(seed)
+        with tf.Session() as sess:
+            return [sess.run(out, {seed: [7, i]} if seeded else None) for i in range(n)]
+
+
+# Each training distribution is checked with TF's stateful draws (slim's) and with a seed (the
+# stateless draws tlslim's input pipeline uses).
+SEEDED = pytest.mark.parametrize("seeded", [False, True], ids=["stateful", "seeded"])
+
+
+@SEEDED
+def test_vgg_train_samples_the_side_in_256_512_and_crops_inside_the_resized_image(seeded):
     # 8x8 image: red = 16 * column, green = 16 * row. Resized to s x s, output column j reads
     # source column j * 8 / s, so red = 128 j / s until the last source column: a crop at offset o
     # starts at 128 o / s and rises 128 / s per column; a flipped crop runs the other way.
     r, c = np.mgrid[0:8, 0:8]
     img = np.stack([16 * c, 16 * r, np.zeros_like(r)], -1).astype(np.uint8)
-    with tf.Graph().as_default():
-        out = sp.preprocess_image(tf.constant(img), 224, 224, True, "vgg") + MEANS.astype(np.float32)
-        with tf.Session() as sess:
-            samples = [sess.run(out) for _ in range(120)]
+    samples = _samples(lambda seed: sp.preprocess_image(tf.constant(img), 224, 224, True, "vgg", seed=seed)
+                       + MEANS.astype(np.float32), 120, seeded)
     sides, offsets, flips = [], [], 0
     for x in samples:
         np.testing.assert_allclose(x[..., 2], 0.0, atol=1e-4)
@@ -189,13 +202,11 @@ def test_vgg_train_samples_the_side_in_256_512_and_crops_inside_the_resized_imag
     assert 0.25 < flips / len(samples) < 0.75 and len(set(offsets)) > 30
 
 
-def test_distorted_bounding_box_crop_uses_slims_constraints():
+@SEEDED
+def test_distorted_bounding_box_crop_uses_slims_constraints(seeded):
     r, c = np.mgrid[0:60, 0:80]
     img = np.stack([r, c, np.zeros_like(r)], -1).astype(np.float32)
-    with tf.Graph().as_default():
-        crop = sp.distorted_bounding_box_crop(tf.constant(img))
-        with tf.Session() as sess:
-            crops = [sess.run(crop) for _ in range(200)]
+    crops = _samples(lambda seed: sp.distorted_bounding_box_crop(tf.constant(img), draws=sp.Draws(seed)), 200, seeded)
     areas, corners = [], set()
     for x in crops:
         h, w = x.shape[:2]
@@ -209,16 +220,15 @@ def test_distorted_bounding_box_crop_uses_slims_constraints():
     assert min(areas) < 0.3 and max(areas) > 0.6 and len(corners) > 50
 
 
-def test_inception_train_output_in_range_and_brightness_as_distort_color():
+@SEEDED
+def test_inception_train_output_in_range_and_brightness_as_distort_color(seeded):
     gray = np.full((50, 70, 3), 128, np.uint8)  # crops, resizing, flips and saturation keep it gray
     photo = np.random.default_rng(3).integers(0, 256, (50, 70, 3), dtype=np.uint8)
-    with tf.Graph().as_default():
-        ph = tf.placeholder(tf.uint8, [None, None, 3])
-        fast = sp.preprocess_image(ph, 32, 32, True, "inception")
-        slow = sp.preprocess_image(ph, 32, 32, True, "inception", fast_mode=False)
-        with tf.Session() as sess:
-            grays = [sess.run(fast, {ph: gray}) for _ in range(100)]
-            photos = [sess.run([fast, slow], {ph: photo}) for _ in range(20)]
+    grays = _samples(lambda seed: sp.preprocess_image(tf.constant(gray), 32, 32, True, "inception", seed=seed),
+                     100, seeded)
+    photos = _samples(lambda seed: [sp.preprocess_image(tf.constant(photo), 32, 32, True, "inception", seed=seed),
+                                    sp.preprocess_image(tf.constant(photo), 32, 32, True, "inception",
+                                                        fast_mode=False, seed=seed)], 20, seeded)
     deltas = []
     for x in grays:
         assert x.shape == (32, 32, 3) and np.ptp(x) < 1e-5
@@ -231,7 +241,8 @@ def test_inception_train_output_in_range_and_brightness_as_distort_color():
     assert len({float(x[0].sum()) for x in photos}) == len(photos)
 
 
-def test_cifarnet_train_is_a_padded_crop_maybe_flipped_then_standardized():
+@SEEDED
+def test_cifarnet_train_is_a_padded_crop_maybe_flipped_then_standardized(seeded):
     # Equal channels make brightness and contrast one affine map of all pixels, which the
     # per-image standardization undoes: the output is the standardized crop window itself.
     r, c = np.mgrid[0:32, 0:32]
@@ -240,10 +251,8 @@ def test_cifarnet_train_is_a_padded_crop_maybe_flipped_then_standardized():
     candidates = {(dy, dx, f): _standardize(padded[dy:dy + 32, dx:dx + 32][:, ::-1] if f else
                                             padded[dy:dy + 32, dx:dx + 32])
                   for dy in range(9) for dx in range(9) for f in (0, 1)}
-    with tf.Graph().as_default():
-        out = sp.preprocess_image(tf.constant(img), 32, 32, True, "cifarnet")
-        with tf.Session() as sess:
-            samples = [sess.run(out) for _ in range(100)]
+    samples = _samples(lambda seed: sp.preprocess_image(tf.constant(img), 32, 32, True, "cifarnet", seed=seed), 100,
+                       seeded)
     seen = []
     for x in samples:
         matches = [k for k, v in candidates.items() if np.abs(x - v).max() < 2e-3]

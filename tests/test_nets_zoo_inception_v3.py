@@ -301,7 +301,7 @@ def test_head_strategy_trains_both_heads(release, tmp_path):
 def test_head_training_restores_the_base_and_trains_both_classifiers(release, tmp_path):
     """Three steps of --strategy head --exclude auto at 32x32 (full graph, no feature cache): the
     base and the aux head's convs keep the release's values; both classifiers are the new 10-class
-    ones. (Without an auxiliary loss the aux classifier moves by weight decay alone.)"""
+    ones, trained with the main loss and slim's 0.4-weighted auxiliary loss."""
     config = _config(release, tmp_path, exclude="auto", train_subset=2, batch_size=8, max_steps=3, eval_examples=8,
                      augment=False, cache_features=False, log_every_steps=1, save_every_steps=1000)
     result = train.train(config)
@@ -313,3 +313,29 @@ def test_head_training_restores_the_base_and_trains_both_classifiers(release, tm
     for name in (f"{AUX_CLASSIFIER}/weights", f"{HEAD}/Conv2d_1c_1x1/weights"):
         assert trained.get_tensor(name).shape[-1] == 10
     assert len(result["losses"]) == 3
+
+
+@pytest.mark.parametrize("weight", [0.4, 0.0])
+def test_aux_loss_is_the_weighted_aux_cross_entropy(tmp_path, weight):
+    """The training loss is the main cross-entropy plus `aux_loss_weight` (slim's 0.4) times the
+    AuxLogits cross-entropy (no weight decay here), checked against NumPy on one batch."""
+    config = train.check_config(train.TrainConfig(model=NAME, strategy="scratch", image_size=32, weight_decay=0.0,
+                                                  aux_loss_weight=weight, train_dir=str(tmp_path / "run")))
+    plan = train.make_plan(config, 10, 32)
+    rng = np.random.default_rng(5)
+    with tf.Graph().as_default():
+        tf.set_random_seed(0)
+        images, labels = tf.placeholder(tf.float32, [2, 32, 32, 3]), tf.placeholder(tf.int64, [2])
+        tg = train.build_towers(config, plan, 10, images, labels, images, "/device:CPU:0")
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            feed = {images: rng.uniform(-1, 1, [2, 32, 32, 3]), labels: [3, 7]}
+            loss, main, aux = sess.run([tg.loss, tg.end_points["Logits"], tg.end_points["AuxLogits"]], feed)
+
+    def cross_entropy(logits):
+        logits = logits.astype(np.float64)
+        log_probs = logits - logits.max(1, keepdims=True)
+        log_probs -= np.log(np.exp(log_probs).sum(1, keepdims=True))
+        return -np.mean(log_probs[[0, 1], [3, 7]])
+    assert cross_entropy(aux) > 0.1
+    assert loss == pytest.approx(cross_entropy(main) + weight * cross_entropy(aux), rel=1e-5)

@@ -241,3 +241,34 @@ def test_restore_is_planned_once_per_run(release, tmp_path, monkeypatch, kw):
     assert calls["prepare"] == 1
     assert restore._listing.cache_info().misses - reads_before == 1  # the checkpoint's listing, read once
     assert calls["bind"] == (3 if kw.get("cache_features") else 1)  # + the train and test extractions
+
+
+# ---------------------------------------------------------------- geometry
+
+def test_geometry_is_settled_on_the_data_recorded_and_kept_on_resume(release, tmp_path):
+    """'auto' on the synthetic task's 32x32 images at 32 is the whole image (as before); --geometry
+    slim runs slim's cifarnet training preprocessing; the run record says which, and resuming
+    with the other is refused with one line."""
+    auto = train.train(_config(release, tmp_path, train_dir=str(tmp_path / "auto"), max_steps=1))
+    assert train.read_run_record(auto["train_dir"])["geometry"] == "squash"
+    run = str(tmp_path / "slim")
+    result = train.train(_config(release, tmp_path, train_dir=run, geometry="slim", augment=True, max_steps=2))
+    assert result["step"] == 2 and np.isfinite(result["loss"])
+    assert train.read_run_record(run)["geometry"] == "slim"
+    with pytest.raises(TlslimError, match="holds a run with geometry slim but this run has geometry squash") as err:
+        train.train(_config(release, tmp_path, train_dir=run, geometry="squash", max_steps=3))
+    assert "\n" not in str(err.value)
+    metrics, used = train.evaluate_run(train.EvalConfig(checkpoint_path=run, num_examples=20))
+    assert used.geometry == "slim" and metrics["count"] == 20
+
+
+@pytest.mark.parametrize("kw, text", [
+    (dict(geometry="slim", preprocessing="per_channel_mean"), "has no style 'per_channel_mean'"),
+    (dict(model="vgg_16", geometry="slim", image_size=299), "use --image_size 256 or less"),
+    (dict(geometry="crop"), "--geometry must be one of auto, slim, squash"),
+    (dict(preprocessing="nope"), "unknown preprocessing style 'nope'"),
+    (dict(aux_loss_weight=-0.4), "--aux_loss_weight must be 0 or more, got -0.4"),
+])
+def test_config_errors_before_any_work(release, tmp_path, kw, text):
+    with pytest.raises(TlslimError, match=text):
+        train.check_config(_config(release, tmp_path, **kw))

@@ -14,8 +14,8 @@ Cache entries are directories `<cache_dir>/<model>-<dataset>-<split>-<size>-<key
 `features.npy` (float32 [N, ...penultimate shape]), `labels.npy` and `meta.json`. The key is a
 SHA-256 over: the model and the penultimate tensor's name and shape; the checkpoint's content
 (see `checkpoint_fingerprint`) and scope map; the dataset's name, split, subset, seed and a hash of
-its image bytes, labels and class names; the preprocessing style, its dataset statistics and
-the image size; and CACHE_VERSION. Any change gives a new key, so a changed input is never
+its image bytes, labels and class names; the preprocessing style and geometry, its dataset
+statistics and the image size; and CACHE_VERSION. Any change gives a new key, so a changed input is never
 served stale features (old entries stay on disk until deleted).
 """
 import dataclasses
@@ -110,11 +110,11 @@ def penultimate_spec(model, image_size, num_classes=10):
 
 # Meta fields that make up the key (the others are information for a reader of meta.json).
 _KEY_FIELDS = ("version", "model", "penultimate", "feature_shape", "checkpoint", "scope_map", "dataset", "split",
-               "train_subset", "seed", "images", "count", "preprocessing", "stats", "image_size")
+               "train_subset", "seed", "images", "count", "preprocessing", "geometry", "stats", "image_size")
 
 
 def cache_key(model, checkpoint_path, dataset, split, image_size, style, stats=None, scope_map=None,
-              train_subset=None, seed=None):
+              train_subset=None, seed=None, geometry="squash"):
     """(key, meta) of the features of `dataset` (a tlslim.data.Dataset, already subset) under net
     `model` restored from `checkpoint_path`: key is a hex string, meta the JSON-ready dict it hashes
     (see the module doc) plus the checkpoint path for information."""
@@ -124,7 +124,7 @@ def cache_key(model, checkpoint_path, dataset, split, image_size, style, stats=N
             "checkpoint": checkpoint_fingerprint(checkpoint_path), "scope_map": smap or None,
             "dataset": dataset.name, "split": split, "train_subset": train_subset, "seed": seed,
             "images": dataset_fingerprint(dataset), "count": len(dataset), "preprocessing": style,
-            "stats": _stats_fingerprint(stats), "image_size": int(image_size)}
+            "geometry": data.choose_geometry(geometry, style, dataset.images.shape[1:3], image_size), "stats": _stats_fingerprint(stats), "image_size": int(image_size)}
     key = hashlib.sha256(json.dumps({k: meta[k] for k in _KEY_FIELDS}, sort_keys=True).encode()).hexdigest()[:32]
     meta["key"] = key
     meta["checkpoint_path"] = restore.resolve_checkpoint(checkpoint_path)
@@ -140,14 +140,14 @@ def default_extract_batch_size(image_size):
 
 
 def extract(model, checkpoint_path, dataset, image_size, style, stats=None, batch_size=None, scope_map=None,
-            device="auto", what="features", restore_plan=None):
+            device="auto", what="features", restore_plan=None, geometry="squash"):
     """Run net `model` (inference mode) over every image of `dataset` once and return
     (features float32 [N, ...penultimate shape], labels int64 [N]) in the dataset's order.
 
     The base (every model variable outside the net's head scope) is restored from
     `checkpoint_path` (with `scope_map`), or as the run's `restore_plan` (a restore.RestorePlan made
     for this net) says without planning again; the head is not run. Images go through
-    `tlslim.data.input_pipeline` (no augmentation) in batches of `batch_size` (default
+    `tlslim.data.input_pipeline` (no augmentation, `geometry`) in batches of `batch_size` (default
     `default_extract_batch_size`).
     """
     graph_mode()
@@ -156,7 +156,8 @@ def extract(model, checkpoint_path, dataset, image_size, style, stats=None, batc
     device = choose_device(device)
     with tf.Graph().as_default():
         with tf.device("/device:CPU:0"):
-            pipeline = data.input_pipeline(dataset, batch_size, image_size, style, is_training=False, stats=stats)
+            pipeline = data.input_pipeline(dataset, batch_size, image_size, style, is_training=False, stats=stats,
+                                           geometry=geometry)
             images, labels = tf.data.make_one_shot_iterator(pipeline).get_next()
         with tf.device(device):
             _, end_points = nets.get_network_fn(model, dataset.num_classes, is_training=False)(images)
@@ -236,14 +237,14 @@ def _write_entry(path, meta, features, labels):
 
 def cached_features(model, checkpoint_path, dataset, split, image_size, style, cache_dir,
                     stats=None, batch_size=None, scope_map=None, device="auto", train_subset=None, seed=None,
-                    rebuild=False, restore_plan=None):
+                    rebuild=False, restore_plan=None, geometry="squash"):
     """The FeatureSet of `dataset` (split name `split`): read from `cache_dir` if an entry with the
     same key is there, else extracted (`extract`, restoring as `restore_plan` says if given) and
     stored. `rebuild` extracts even on a hit. `train_subset` and `seed` only label the entry (the
     image hash already covers the subset)."""
     started = time.time()
     key, meta = cache_key(model, checkpoint_path, dataset, split, image_size, style, stats, scope_map,
-                          train_subset, seed)
+                          train_subset, seed, geometry)
     path = _entry_dir(cache_dir, meta)
     found = None if rebuild else _read_entry(path, key, len(dataset))
     if found is not None:
@@ -252,7 +253,8 @@ def cached_features(model, checkpoint_path, dataset, split, image_size, style, c
     logging.info("features of %s/%s (%d images): not in the cache, extracting with %s into %s", dataset.name, split,
                  len(dataset), meta["penultimate"], path)
     features, labels = extract(model, checkpoint_path, dataset, image_size, style, stats, batch_size, scope_map,
-                               device, what=f"extracting {dataset.name}/{split}", restore_plan=restore_plan)
+                               device, what=f"extracting {dataset.name}/{split}", restore_plan=restore_plan,
+                               geometry=meta["geometry"])
     meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     _write_entry(path, meta, features, labels)
     return FeatureSet(features, labels, key, meta, path, True, time.time() - started)

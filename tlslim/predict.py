@@ -23,7 +23,7 @@ from absl import logging
 from tlslim import data, nets, restore
 from tlslim.checkpoint_files import net_shapes
 from tlslim.compat import graph_mode, slim, tf
-from tlslim.data import imagenet, slim_preprocessing
+from tlslim.data import imagenet
 from tlslim.device import choose_device, session_config
 from tlslim.errors import TlslimError
 from tlslim.scopes import in_scope
@@ -46,6 +46,8 @@ class PredictConfig:
                                       aliases=("eval_image_size",))
     preprocessing: Optional[str] = field(None, "Preprocessing style; default: the train_dir's, else the one the net "
                                                "was released with.")
+    geometry: Optional[str] = field(None, "slim (the release's evaluation crop), squash (the whole image) or auto; "
+                                          "default: the train_dir's, else slim.", choices=data.GEOMETRIES)
     top_k: int = field(5, "How many classes to show per image.")
     device: str = field("auto", "auto, cpu or gpu.")
 
@@ -177,16 +179,13 @@ def predict(config, paths):
                               f"a train_dir that records its dataset, or another --preprocessing.")
         stats = style_stats(style, data.load(record["dataset"], record.get("dataset_dir"), split="train"))
     # A release checkpoint is evaluated as slim's eval_image_classifier did; a net tlslim trained
-    # (its record names the style) sees what its training pipeline gave it: the whole image.
-    slim_eval = style in slim_preprocessing.STYLES and not record.get("preprocessing")
-    if slim_eval and style == "vgg" and image_size > slim_preprocessing.RESIZE_SIDE_MIN:
-        raise TlslimError(f"vgg preprocessing takes a central {image_size}x{image_size} crop of the image resized "
-                          f"to a smaller side of {slim_preprocessing.RESIZE_SIDE_MIN}; pass --image_size of at "
-                          f"most {slim_preprocessing.RESIZE_SIDE_MIN}.")
+    # sees what its training pipeline gave it (runs recorded before the choice: the whole image).
+    geometry = data.choose_geometry(config.geometry or (record.get("geometry", "squash") if record else "slim"),
+                                    style, None, image_size)
     names, where = _class_names(info, num_classes, record)
     report = _preflight(model, num_classes, checkpoint)
     logging.info("%s with %d classes from %s, %s preprocessing (%s) at %dx%d, %s", model, num_classes,
-                 report.checkpoint_path, style, "slim's evaluation crop" if slim_eval else "whole image",
+                 report.checkpoint_path, style, "slim's evaluation crop" if geometry == "slim" else "whole image",
                  image_size, image_size, where)
 
     device = choose_device(config.device)
@@ -195,10 +194,7 @@ def predict(config, paths):
             encoded = tf.placeholder(tf.string, [], name="encoded_image")
             # expand_animations=False: a GIF gives its first frame, so every image is [H, W, 3].
             image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-            if slim_eval:
-                pixels = slim_preprocessing.preprocess_image(image, image_size, image_size, False, style)
-            else:
-                pixels = data.preprocess(image, style, image_size, is_training=False, stats=stats)
+            pixels = data.preprocess(image, style, image_size, is_training=False, stats=stats, geometry=geometry)
         with tf.device(device):
             logits, _ = nets.get_network_fn(model, num_classes, is_training=False)(pixels[None])
         variables = slim.get_model_variables()

@@ -446,8 +446,11 @@ class PreflightReport:
 
 
 def _nets_with_scopes(scopes):
-    """Registered nets whose variable scope is one of `scopes`."""
-    return [n for n in nets.names() if nets.get_info(n).scope in scopes]
+    """Registered nets whose variables all lie under the top-level scopes `scopes`; of nets built
+    without one scope (NASNet's cells), only those no other candidate's scopes contain."""
+    tops = {n: {s.split("/")[0] for s in nets.get_info(n).scopes} for n in nets.names()}
+    fits = {n: t for n, t in tops.items() if t <= set(scopes)}
+    return [n for n, t in fits.items() if not any(t < other for other in fits.values())]
 
 
 def preflight(variables, checkpoint_path, exclude=(), scope_map=None):
@@ -649,7 +652,7 @@ def identify_net(checkpoint_path):
     found = []
     for name in nets.names():
         info = nets.get_info(name)
-        if not info.manifest or info.scope.split("/")[0] not in tops:  # skip reading manifests that cannot fit
+        if not info.manifest or info.scopes[0].split("/")[0] not in tops:  # skip reading manifests that cannot fit
             continue
         m = nets.manifest(name)
         classes = set()

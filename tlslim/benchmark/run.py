@@ -33,7 +33,6 @@ def run(settings, output=None):
     parts = set(s.parts)
     if "keras" in parts:
         tf.enable_eager_execution()
-    info = nets.get_info(s.model)
     work_dir = s.work_dir or tempfile.mkdtemp(prefix="tlslim_bench_")
     os.makedirs(work_dir, exist_ok=True)
     report = {"settings": s.as_dict(), "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
@@ -54,7 +53,7 @@ def run(settings, output=None):
             ckpt = None  # no part runs s.model
         elif s.synthetic_checkpoint:
             logging.info("writing a SYNTHETIC %s checkpoint (release format, random values)", s.model)
-            ckpt = os.path.join(work_dir, "synthetic", info.checkpoint_file or f"{s.model}.ckpt")
+            ckpt = os.path.join(work_dir, "synthetic", f"{s.model}.ckpt")
             checkpoint_files.write_net_checkpoint(s.model, ckpt, seed=s.seed)
         else:
             ckpt = restore.resolve_checkpoint(s.checkpoint_path)

@@ -9,15 +9,16 @@ problem) and 'synthetic_source' (its source task); see the modules of the same n
 `imagenet.class_names(1000 or 1001)`: the names of a released ImageNet classifier's outputs.
 `slim_preprocessing.preprocess_image(image, height, width, is_training, style)`: research/slim's
 per-style preprocessing of single images of any size (what the release checkpoints saw);
-`preprocess` is what tlslim's training and evaluation on in-memory datasets use.
+`preprocess` is what tlslim's training and evaluation on in-memory datasets use: the whole image
+(geometry 'squash') or slim's (geometry 'slim'); `choose_geometry` resolves 'auto'.
 """
 from tlslim.data import cifar10, folder, imagenet, slim_preprocessing, synthetic
 from tlslim.data.dataset import Dataset, per_class_indices
 from tlslim.data.pipeline import index_batches, input_pipeline
-from tlslim.data.preprocessing import STYLES, Stats, compute_stats, preprocess
+from tlslim.data.preprocessing import GEOMETRIES, STYLES, Stats, choose_geometry, compute_stats, preprocess
 from tlslim.errors import TlslimError
 
-__all__ = ["Dataset", "STYLES", "Stats", "compute_stats", "imagenet", "index_batches", "input_pipeline", "load",
+__all__ = ["Dataset", "GEOMETRIES", "STYLES", "Stats", "choose_geometry", "compute_stats", "imagenet", "index_batches", "input_pipeline", "load",
            "names", "preprocess", "slim_preprocessing"]
 
 _NAMES = ("cifar10", "folder", "synthetic", "synthetic_source")

@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from tlslim.compat import tf
-from tlslim.data.preprocessing import preprocess
+from tlslim.data.preprocessing import choose_geometry, preprocess
 from tlslim.errors import TlslimError
 
 
@@ -43,11 +43,12 @@ def index_batches(n, batch_size, shuffle, repeat, seed):
 
 
 def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, shuffle=None,
-                   repeat=None, augment=None, stats=None, num_parallel_calls=None):
+                   repeat=None, augment=None, stats=None, num_parallel_calls=None, geometry="squash"):
     """A tf.data.Dataset of (images float32 [B, S, S, 3], labels int64 [B]) from a Dataset.
 
     shuffle, repeat and augment default to `is_training`. `stats` is for the per-dataset
     preprocessing styles (see tlslim.data.compute_stats). With repeat the batch size is static.
+    `geometry`: 'squash', 'slim' or 'auto' (tlslim.data.preprocessing.choose_geometry).
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise TlslimError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -59,6 +60,7 @@ def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, 
     augment = is_training if augment is None else augment
     images, labels = dataset.images, dataset.labels
     h, w = images.shape[1:3]
+    geometry = choose_geometry(geometry, style, (h, w), image_size)
 
     def generate():
         for idx in index_batches(n, batch_size, shuffle, repeat, seed):
@@ -71,7 +73,7 @@ def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, 
     def transform(step, batch):
         x, y = batch
         x = preprocess(x, style, image_size, is_training, stats=stats, augment=augment,
-                       seed=tf.stack([tf.constant(seed, tf.int64), step]))
+                       seed=tf.stack([tf.constant(seed, tf.int64), step]), geometry=geometry)
         x.set_shape([batch_dim, image_size, image_size, 3])
         return x, y
 

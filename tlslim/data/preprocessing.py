@@ -16,17 +16,24 @@ Input: uint8 or float in [0, 255], one image [H, W, 3] or a batch [B, H, W, 3]. 
    'per_channel_mean'  minus the dataset's per-channel mean
    'per_channel_std'   minus the per-channel mean, divided by the per-channel std
    'mean_image'        minus the dataset's mean image (resized to image_size)
+
+That is geometry 'squash' (the whole image, tlslim's augmentation). Geometry 'slim' hands the
+four release styles to `tlslim.data.slim_preprocessing`: research/slim's crops and scales, and in
+training (when augmenting) its random crops, scales, flips and colour changes. `choose_geometry`
+turns the user's 'auto' into one of the two for a dataset.
 """
 import dataclasses
 
 import numpy as np
 
 from tlslim.compat import tf
+from tlslim.data import slim_preprocessing
 from tlslim.errors import TlslimError
 
 VGG_MEANS = (123.68, 116.78, 103.94)
 STYLES = ("vgg", "inception", "cifarnet", "lenet", "per_channel_mean", "per_channel_std", "mean_image")
 STATS_STYLES = ("per_channel_mean", "per_channel_std", "mean_image")
+GEOMETRIES = ("auto", "slim", "squash")
 
 
 @dataclasses.dataclass
@@ -117,15 +124,46 @@ def _resize(images, size):
     return tf.compat.v2.image.resize(images, size, method="bilinear", antialias=True)
 
 
-def preprocess(images, style, image_size, is_training, stats=None, augment=None, seed=None):
+def choose_geometry(geometry, style, image_shape, image_size):
+    """'slim' or 'squash' for images of `image_shape` ([H, W]; None when known only at run time)
+    at `image_size` under `style`; TlslimError for a geometry that cannot apply. 'auto' is 'slim'
+    for the styles that rescale (vgg, inception) when the images are larger than the input, else
+    'squash': small images such as CIFAR-10's keep the whole picture, cifarnet's and lenet's
+    crop-or-pad would cut a window out of a large image, and the per-dataset styles have no slim
+    geometry."""
+    if style not in STYLES:
+        raise TlslimError(f"unknown preprocessing style '{style}'; known styles: {', '.join(STYLES)}.")
+    if geometry not in GEOMETRIES:
+        raise TlslimError(f"--geometry must be one of {', '.join(GEOMETRIES)}, got '{geometry}'.")
+    # slim's vgg crop comes from the image resized to a smaller side of 256 (at evaluation).
+    vgg_fits = style != "vgg" or image_size <= slim_preprocessing.RESIZE_SIDE_MIN
+    if geometry == "slim":
+        if style not in slim_preprocessing.STYLES:
+            raise TlslimError(f"--geometry slim applies research/slim's preprocessing, which has no style "
+                              f"'{style}'; use one of {', '.join(slim_preprocessing.STYLES)}, or --geometry squash.")
+        if not vgg_fits:
+            raise TlslimError(f"slim's vgg preprocessing crops {image_size}x{image_size} from the image resized to "
+                              f"a smaller side of {slim_preprocessing.RESIZE_SIDE_MIN}; use --image_size "
+                              f"{slim_preprocessing.RESIZE_SIDE_MIN} or less, or --geometry squash.")
+    if geometry != "auto":
+        return geometry
+    larger = image_shape is None or any(d is None or int(d) > image_size for d in image_shape)
+    return "slim" if style in ("vgg", "inception") and vgg_fits and larger else "squash"
+
+
+def preprocess(images, style, image_size, is_training, stats=None, augment=None, seed=None, geometry="squash"):
     """Resize, augment (default: when is_training) and normalize `images`; see the module doc.
 
     Returns float32 [B, image_size, image_size, 3] for a batch, [image_size, image_size, 3] for
     one image. `seed`: None for stateful random augmentation, or a [2] integer tensor.
+    `geometry`: 'squash' or 'slim' (see choose_geometry for 'auto').
     """
     if style not in STYLES:
         raise TlslimError(f"unknown preprocessing style '{style}'; known styles: {', '.join(STYLES)}.")
     augment = is_training if augment is None else augment
+    if choose_geometry(geometry, style, None, image_size) == "slim":
+        # slim's is_training means its random crops and distortions: tlslim's augment.
+        return slim_preprocessing.preprocess_image(images, image_size, image_size, bool(augment), style, seed=seed)
     images = tf.convert_to_tensor(images)
     single = images.shape.rank == 3
     if single:

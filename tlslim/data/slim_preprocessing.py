@@ -30,6 +30,11 @@ same for the square sizes slim used.
 
 geometry='squash' replaces the style's crop/resize by resizing the whole image to the output
 size (bilinear, antialiased, as `tlslim.data.preprocess` does); the style's other steps remain.
+
+Randomness: with `seed=None` the training draws are TF's stateful random ops, seeded from the
+graph seed as slim's were. A `seed` ([2] integers) makes them stateless ops, a pure function of
+the seed (and of each image's place in a batch), with the same distributions: that is how the
+input pipeline keeps a run's augmentation reproducible.
 """
 from tlslim.compat import tf
 from tlslim.errors import TlslimError
@@ -110,12 +115,76 @@ def central_crop_window(image, crop_height, crop_width):
     return _crop(image, (shape[0] - crop_height) // 2, (shape[1] - crop_width) // 2, crop_height, crop_width)
 
 
-def random_crop_window(image, crop_height, crop_width):
+class Draws:
+    """The random draws of one image's preprocessing: TF's stateful random ops when `seed` is
+    None, else stateless ones, each seeded by `seed` folded with its turn (a pure function of it)."""
+
+    def __init__(self, seed=None):
+        self.seed = None if seed is None else tf.cast(seed, tf.int64)
+        self.turn = 0
+
+    def _next(self):
+        self.turn += 1
+        return tf.random.experimental.stateless_fold_in(self.seed, self.turn)
+
+    def integer(self, low, high):
+        """A scalar int32 uniform in [low, high)."""
+        if self.seed is None:
+            return tf.random.uniform([], low, high, dtype=tf.int32)
+        return tf.random.stateless_uniform([], self._next(), low, high, dtype=tf.int32)
+
+    def flip(self, image):
+        if self.seed is None:
+            return tf.image.random_flip_left_right(image)
+        return tf.compat.v2.image.stateless_random_flip_left_right(image, self._next())
+
+    def _adjust(self, name, image, *args):
+        if self.seed is None:
+            return getattr(tf.image, f"random_{name}")(image, *args)
+        return getattr(tf.compat.v2.image, f"stateless_random_{name}")(image, *args, seed=self._next())
+
+    def brightness(self, image, max_delta):
+        return self._adjust("brightness", image, max_delta)
+
+    def contrast(self, image, lower, upper):
+        return self._adjust("contrast", image, lower, upper)
+
+    def saturation(self, image, lower, upper):
+        return self._adjust("saturation", image, lower, upper)
+
+    def hue(self, image, max_delta):
+        return self._adjust("hue", image, max_delta)
+
+    def crop(self, image, size):
+        if self.seed is None:
+            return tf.image.random_crop(image, size)
+        return tf.compat.v2.image.stateless_random_crop(image, size, self._next())
+
+    def bounding_box(self, image_size, bbox, **kwargs):
+        """(begin, size) of a window from sample_distorted_bounding_box's op."""
+        bbox = tf.convert_to_tensor(bbox, tf.float32)
+        kwargs.update(min_object_covered=tf.constant(kwargs["min_object_covered"], tf.float32),
+                      aspect_ratio_range=list(kwargs["aspect_ratio_range"]), area_range=list(kwargs["area_range"]),
+                      use_image_if_no_bounding_boxes=True)
+        if self.seed is None:
+            # The op tf.image.sample_distorted_bounding_box runs, seeded the same way (graph
+            # seed, if any), without the deprecation warning its TF 1.x wrapper logs.
+            seed, seed2 = tf.get_seed(None)
+            begin, size, _ = tf.raw_ops.SampleDistortedBoundingBoxV2(
+                image_size=image_size, bounding_boxes=bbox, seed=seed or 0, seed2=seed2 or 0, **kwargs)
+        else:
+            begin, size, _ = tf.raw_ops.StatelessSampleDistortedBoundingBox(
+                image_size=image_size, bounding_boxes=bbox, seed=self._next(), **kwargs)
+        return begin, size
+
+
+def random_crop_window(image, crop_height, crop_width, draws=None):
     """A [crop_height, crop_width] window at offsets uniform over every position that fits."""
+    draws = draws or Draws()
     shape = tf.shape(image)
-    # max(.., 1) only keeps random_uniform valid; _crop reports a window that does not fit.
-    top = tf.random.uniform([], 0, tf.maximum(shape[0] - crop_height + 1, 1), dtype=tf.int32)
-    left = tf.random.uniform([], 0, tf.maximum(shape[1] - crop_width + 1, 1), dtype=tf.int32)
+    # max(.., 1) only keeps the draw valid; _crop reports a window that does not fit.
+    top = draws.integer(0, tf.maximum(shape[0] - crop_height + 1, 1))
+    left = draws.integer(0, tf.maximum(shape[1] - crop_width + 1, 1))
     return _crop(image, top, left, crop_height, crop_width)
 
 
@@ -124,55 +193,52 @@ def _minus_vgg_means(image):
 
 
 def vgg(image, output_height, output_width, is_training=False, resize_side_min=RESIZE_SIDE_MIN,
-        resize_side_max=RESIZE_SIDE_MAX, geometry="slim"):
+        resize_side_max=RESIZE_SIDE_MAX, geometry="slim", seed=None):
     """slim's vgg_preprocessing (vgg_*, resnet_v1_*): [0, 255] minus the channel means."""
+    draws = Draws(seed)
     if geometry == "squash":
         image = squash(image, output_height, output_width)
     elif is_training:
-        side = tf.random.uniform([], resize_side_min, resize_side_max + 1, dtype=tf.int32)
-        image = random_crop_window(aspect_preserving_resize(image, side), output_height, output_width)
+        side = draws.integer(resize_side_min, resize_side_max + 1)
+        image = random_crop_window(aspect_preserving_resize(image, side), output_height, output_width, draws)
     else:
         image = central_crop_window(aspect_preserving_resize(image, resize_side_min), output_height, output_width)
     image = _to_float255(image)
     if is_training:
-        image = tf.image.random_flip_left_right(image)
+        image = draws.flip(image)
     return _minus_vgg_means(image)
 
 
 def distorted_bounding_box_crop(image, bbox=None, min_object_covered=0.1, aspect_ratio_range=(0.75, 1.33),
-                                area_range=(0.05, 1.0), max_attempts=100):
+                                area_range=(0.05, 1.0), max_attempts=100, draws=None):
     """A random window of [H, W, C] from tf.image.sample_distorted_bounding_box with slim's
     parameters; `bbox` [1, N, 4] (ymin, xmin, ymax, xmax in [0, 1]), None for the whole image."""
     if bbox is None:
         bbox = tf.constant([0.0, 0.0, 1.0, 1.0], tf.float32, shape=[1, 1, 4])
-    # The op tf.image.sample_distorted_bounding_box runs, seeded the same way (graph seed, if
-    # any), without the deprecation warning its TF 1.x wrapper logs.
-    seed, seed2 = tf.get_seed(None)
-    begin, size, _ = tf.raw_ops.SampleDistortedBoundingBoxV2(
-        image_size=tf.shape(image), bounding_boxes=tf.convert_to_tensor(bbox, tf.float32),
-        min_object_covered=tf.constant(min_object_covered, tf.float32), seed=seed or 0, seed2=seed2 or 0,
-        aspect_ratio_range=list(aspect_ratio_range), area_range=list(area_range), max_attempts=max_attempts,
-        use_image_if_no_bounding_boxes=True)
+    begin, size = (draws or Draws()).bounding_box(
+        tf.shape(image), bbox, min_object_covered=min_object_covered, aspect_ratio_range=aspect_ratio_range,
+        area_range=area_range, max_attempts=max_attempts)
     cropped = tf.slice(image, begin, size)
     cropped.set_shape([None, None, image.shape[2]])
     return cropped
 
 
-def _random_case(x, branches):
+def _random_case(x, branches, draws):
     """branches[k](x) for k uniform in [0, len(branches)) (slim's apply_with_random_selector)."""
     if len(branches) == 1:
         return branches[0](x)
-    k = tf.random.uniform([], 0, len(branches), dtype=tf.int32)
+    k = draws.integer(0, len(branches))
     return tf.switch_case(k, [lambda f=f: f(x) for f in branches])
 
 
-def distort_color(image, color_ordering=0, fast_mode=True):
+def distort_color(image, color_ordering=0, fast_mode=True, draws=None):
     """slim's distort_color of a float image in [0, 1]: brightness, saturation (and when not
     fast_mode hue and contrast) in one of four orders, clipped to [0, 1]."""
-    brightness = lambda x: tf.image.random_brightness(x, max_delta=32.0 / 255.0)  # noqa: E731
-    saturation = lambda x: tf.image.random_saturation(x, lower=0.5, upper=1.5)  # noqa: E731
-    hue = lambda x: tf.image.random_hue(x, max_delta=0.2)  # noqa: E731
-    contrast = lambda x: tf.image.random_contrast(x, lower=0.5, upper=1.5)  # noqa: E731
+    draws = draws or Draws()
+    brightness = lambda x: draws.brightness(x, 32.0 / 255.0)  # noqa: E731
+    saturation = lambda x: draws.saturation(x, 0.5, 1.5)  # noqa: E731
+    hue = lambda x: draws.hue(x, 0.2)  # noqa: E731
+    contrast = lambda x: draws.contrast(x, 0.5, 1.5)  # noqa: E731
     if fast_mode:
         orders = {0: (brightness, saturation)}
         order = orders.get(color_ordering, (saturation, brightness))
@@ -188,32 +254,35 @@ def distort_color(image, color_ordering=0, fast_mode=True):
 
 
 def inception(image, output_height, output_width, is_training=False, bbox=None, fast_mode=True,
-              central_fraction=CENTRAL_FRACTION, geometry="slim"):
+              central_fraction=CENTRAL_FRACTION, geometry="slim", seed=None):
     """slim's inception_preprocessing (inception_*, mobilenet_*, nasnet, resnet_v2 releases):
     [0, 1] scaled to [-1, 1]."""
+    draws = Draws(seed)
     image = _to_unit(image)
     if geometry == "squash":
         image = squash(image, output_height, output_width)
     elif is_training:
-        image = distorted_bounding_box_crop(image, bbox)
+        image = distorted_bounding_box_crop(image, bbox, draws=draws)
         # fast_mode: bilinear only; otherwise bilinear, nearest, bicubic or area at random.
         methods = range(1 if fast_mode else 4)
         image = _random_case(image, [lambda x, m=m: _legacy_resize(x, [output_height, output_width], m)
-                                     for m in methods])
+                                     for m in methods], draws)
     else:
         if central_fraction:
             image = tf.image.central_crop(image, central_fraction)
         if output_height and output_width:
             image = _legacy_bilinear(image, [output_height, output_width])
     if is_training:
-        image = tf.image.random_flip_left_right(image)
-        image = _random_case(image, [lambda x, o=o: distort_color(x, o, fast_mode)
-                                     for o in range(1 if fast_mode else 4)])
+        image = draws.flip(image)
+        image = _random_case(image, [lambda x, o=o: distort_color(x, o, fast_mode, draws)
+                                     for o in range(1 if fast_mode else 4)], draws)
     return (image - 0.5) * 2.0
 
 
-def cifarnet(image, output_height, output_width, is_training=False, padding=CIFARNET_PADDING, geometry="slim"):
+def cifarnet(image, output_height, output_width, is_training=False, padding=CIFARNET_PADDING, geometry="slim",
+             seed=None):
     """slim's cifarnet_preprocessing: per-image standardization."""
+    draws = Draws(seed)
     image = _to_float255(image)
     if geometry == "squash":
         image = squash(image, output_height, output_width)
@@ -223,14 +292,14 @@ def cifarnet(image, output_height, output_width, is_training=False, padding=CIFA
         # slim crops the padded image at its own size (no resize): the crop is output-sized.
         if padding > 0:
             image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
-        image = tf.image.random_crop(image, [output_height, output_width, 3])
-        image = tf.image.random_flip_left_right(image)
-        image = tf.image.random_brightness(image, max_delta=63)
-        image = tf.image.random_contrast(image, lower=0.2, upper=1.8)
+        image = draws.crop(image, [output_height, output_width, 3])
+        image = draws.flip(image)
+        image = draws.brightness(image, 63)
+        image = draws.contrast(image, 0.2, 1.8)
     return tf.image.per_image_standardization(image)
 
 
-def lenet(image, output_height, output_width, is_training=False, geometry="slim"):
+def lenet(image, output_height, output_width, is_training=False, geometry="slim", seed=None):
     """slim's lenet_preprocessing: crop or pad, (x - 128) / 128; the same in training."""
     image = _to_float255(image)
     if geometry == "squash":
@@ -253,9 +322,10 @@ def squash(image, output_height, output_width):
 _FUNCTIONS = {"vgg": vgg, "inception": inception, "cifarnet": cifarnet, "lenet": lenet}
 
 
-def preprocess_image(image, output_height, output_width, is_training, style, geometry="slim",
+def preprocess_image(image, output_height, output_width, is_training, style, geometry="slim", seed=None,
                      **kwargs):
-    """`style`'s slim preprocessing of `image` (see the module doc); kwargs go to the style's
+    """`style`'s slim preprocessing of `image` (see the module doc); `seed` None (stateful random
+    draws) or [2] integers (stateless, each image of a batch its own); kwargs go to the style's
     function (vgg: resize_side_min, resize_side_max; inception: bbox, fast_mode,
     central_fraction; cifarnet: padding)."""
     if style not in _FUNCTIONS:
@@ -273,14 +343,19 @@ def preprocess_image(image, output_height, output_width, is_training, style, geo
         image.set_shape(image.shape[:-1].concatenate([3]))
     fn = _FUNCTIONS[style]
 
-    def one(x):
-        out = fn(x, output_height, output_width, is_training=is_training, geometry=geometry, **kwargs)
+    def one(x, image_seed=None):
+        out = fn(x, output_height, output_width, is_training=is_training, geometry=geometry, seed=image_seed,
+                 **kwargs)
         out = tf.cast(out, tf.float32)
         out.set_shape([output_height, output_width, 3])
         return out
 
     if image.shape.rank == 3:
-        return one(image)
+        return one(image, seed)
     # A batch: each image its own crops and random draws, as slim preprocessed before batching.
-    return tf.map_fn(one, image, fn_output_signature=tf.float32)
+    if seed is None:
+        return tf.map_fn(one, image, fn_output_signature=tf.float32)
+    seed = tf.cast(seed, tf.int64)
+    return tf.map_fn(lambda x: one(x[0], tf.random.experimental.stateless_fold_in(seed, x[1])),
+                     (image, tf.range(tf.shape(image, out_type=tf.int64)[0])), fn_output_signature=tf.float32)
 

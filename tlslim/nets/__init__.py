@@ -8,7 +8,9 @@ from tlslim.nets.registry import PENULTIMATE, NetInfo, get_info, get_network_fn,
 
 # Importing a net module registers it.
 from tlslim.nets import (  # noqa: F401,E402
-    alexnet, cifarnet, inception_v1, inception_v2, inception_v3, lenet, mobilenet_v1, overfeat, resnet_v1, resnet_v2,
-    vgg)
+    alexnet, cifarnet, inception_resnet_v2, inception_v1, inception_v2, inception_v3, inception_v4, lenet, mobilenet_v1,
+    overfeat, resnet_v1, resnet_v2, vgg)
+from tlslim.nets.mobilenet import mobilenet_v2, mobilenet_v3  # noqa: F401,E402  (slim's nets/mobilenet package)
+from tlslim.nets import nasnet  # noqa: F401,E402  (slim's nets/nasnet package: nasnet, pnasnet)
 
 __all__ = ["PENULTIMATE", "NetInfo", "get_info", "get_network_fn", "manifest", "names", "register"]

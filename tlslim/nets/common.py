@@ -187,6 +187,19 @@ def reduced_kernel_size_for_small_input(input_tensor, kernel_size):
     return [min(int(h), kernel_size[0]), min(int(w), kernel_size[1])]
 
 
+def pad_to_kernel(net, kernel):
+    """NHWC `net` zero-padded on each static spatial side shorter than `kernel` up to it (the odd
+    pixel after, where SAME padding puts it), so a VALID conv of that kernel has an output there;
+    `net` itself when no side is short."""
+    pads = [[0, 0]]
+    for d, k in zip((net.shape[1], net.shape[2]), kernel):
+        missing = 0 if d is None else max(k - int(d), 0)
+        pads.append([missing // 2, missing - missing // 2])
+    if not any(before or after for before, after in pads):
+        return net
+    return tf.pad(net, pads + [[0, 0]])
+
+
 def global_pool_above(builder, release_size):
     """`builder` for the registry: images larger than `release_size` (or of unknown size) are
     averaged globally before the classifier, unless the caller passes `global_pool`, so the logits

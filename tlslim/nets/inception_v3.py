@@ -28,7 +28,7 @@ import functools
 
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
-from tlslim.nets.common import global_pool_above, reduced_kernel_size_for_small_input
+from tlslim.nets.common import global_pool_above, pad_to_kernel, reduced_kernel_size_for_small_input
 from tlslim.nets.inception_utils import inception_arg_scope, logits_block
 from tlslim.nets.registry import NetInfo, register
 
@@ -130,18 +130,6 @@ def _padding(net, kernel, padding):
     return padding
 
 
-def _pad_to_kernel(net, kernel):
-    """Zero-pad each static spatial side shorter than the kernel up to it (the extra pixel after,
-    as SAME padding puts it), so a VALID conv with that kernel gives one output there."""
-    pads = [[0, 0]]
-    for d, k in zip(_static_hw(net), kernel):
-        missing = 0 if d is None else max(k - d, 0)
-        pads.append([missing // 2, missing - missing // 2])
-    if not any(before or after for before, after in pads):
-        return net
-    return tf.pad(net, pads + [[0, 0]])
-
-
 def _branch(net, ops, depth):
     for op in ops:
         kind = op[0]
@@ -206,7 +194,7 @@ def _aux_logits(net, num_classes, depth, spatial_squeeze, release_shapes):
         net = slim.conv2d(net, depth(128), [1, 1], padding="SAME", scope="Conv2d_1b_1x1")
         if release_shapes:
             kernel = [5, 5]
-            net = _pad_to_kernel(net, kernel)
+            net = pad_to_kernel(net, kernel)
         else:
             kernel = reduced_kernel_size_for_small_input(net, [5, 5])
         net = slim.conv2d(net, depth(768), kernel, weights_initializer=_trunc_normal(0.01), padding="VALID",

@@ -36,9 +36,11 @@ class NetInfo:
     blocks: variable-scope prefixes of the layer groups from input to head (the head last);
         `top N` unfreezes the last N before the head, `discriminative` gives each its own rate
     preprocessing: name of the preprocessing style the release was trained with (see tlslim.data)
-    checkpoint_tarball / checkpoint_file: release tarball name and the checkpoint inside it
+    checkpoint_tarball / checkpoint_file: release tarball name and the checkpoint inside it (a V1
+        file or V2 prefix, found by name; with the release's folders where its name alone is
+        ambiguous, e.g. MobileNet v3's 'ema/model-540000' beside 'pristine/...')
     release_path: the tarball's path under RELEASE_URL when it is not just its name (a release
-        kept in a subdirectory)
+        kept in a subdirectory), or its whole URL when it is published elsewhere (e.g. MobileNet v2's)
     prelogits_op: for a builder whose end_points have no PENULTIMATE (the slim-API builders keep
         slim's end_points exactly): the name, relative to the net's scope, of the classifier op
         whose first input is the classifier's input; get_network_fn records that input
@@ -61,10 +63,17 @@ class NetInfo:
     aux_scopes: Tuple[str, ...] = ()  # auxiliary heads (e.g. Inception's AuxLogits): not upstream of PreLogits
 
     @property
+    def scopes(self):
+        """The variable scopes that hold the whole net: its scope, or for a net built without one
+        (NASNet's cells are top-level scopes) its blocks."""
+        return (self.scope,) if self.scope else self.blocks
+
+    @property
     def checkpoint_url(self):
         if not self.checkpoint_tarball:
             return None
-        return RELEASE_URL + (self.release_path or self.checkpoint_tarball)
+        path = self.release_path or self.checkpoint_tarball
+        return path if "://" in path else RELEASE_URL + path
 
 
 _REGISTRY = {}

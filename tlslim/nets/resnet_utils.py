@@ -112,10 +112,11 @@ def global_pool_and_logits(net, num_classes, end_points, scope_name, spatial_squ
     return net, end_points
 
 
-def register_resnets(builders, num_classes, preprocessing, release_date, extra_blocks=()):
+def register_resnets(builders, num_classes, preprocessing, release_date, extra_blocks=(), release_image_size=224):
     """Register each `resnet_<version>_<depth>` builder (named so) with its release checkpoint
     `<name>_<release_date>.tar.gz` of `num_classes` classes and blocks conv1, block1..4,
-    `extra_blocks` (scope names), logits."""
+    `extra_blocks` (scope names), logits; the registry's default size is the one the release was
+    evaluated at (slim's builders keep their own default_image_size, 224)."""
     for fn in builders:
         name = fn.__name__
         fn.default_image_size = 224
@@ -123,6 +124,6 @@ def register_resnets(builders, num_classes, preprocessing, release_date, extra_b
             name=name, builder=fn, arg_scope=resnet_arg_scope, scope=name, head_scope=f"{name}/logits",
             blocks=tuple(f"{name}/{b}" for b in ("conv1", "block1", "block2", "block3", "block4")
                          + tuple(extra_blocks) + ("logits",)),
-            default_image_size=224, min_image_size=32, num_classes=num_classes, preprocessing=preprocessing,
-            checkpoint_tarball=f"{name}_{release_date}.tar.gz", checkpoint_file=f"{name}.ckpt",
+            default_image_size=release_image_size, min_image_size=32, num_classes=num_classes,
+            preprocessing=preprocessing, checkpoint_tarball=f"{name}_{release_date}.tar.gz", checkpoint_file=f"{name}.ckpt",
             manifest=f"{name}.json"))

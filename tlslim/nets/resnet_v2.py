@@ -97,7 +97,8 @@ def _blocks_200():
 
 
 resnet_utils.register_resnets((resnet_v2_50, resnet_v2_101, resnet_v2_152), num_classes=1001, preprocessing="inception",
-                              release_date="2017_04_14", extra_blocks=("postnorm",))
+                              release_date="2017_04_14", extra_blocks=("postnorm",),
+                              release_image_size=299)  # slim's README: the v2 releases are evaluated at 299
 
 # slim publishes no ResNet-200 v2 checkpoint (its README lists resnet_v2_200 as 'TBA'):
 # registered with the family's metadata and no release tarball.

@@ -17,7 +17,8 @@ head, optimizer slots, step). Features are computed in inference mode, exactly w
 feeds the head; the full graph's training tower applies the base's dropout before the
 penultimate tensor (VGG's dropout6/dropout7, CifarNet's and LeNet's dropout3), so there the head
 trains on dropped-out features and here on the clean ones. Dropout that belongs to the head
-(Inception's Dropout_0b, after PreLogits) still applies.
+(Inception's Dropout_0b, after PreLogits) still applies. An auxiliary head (Inception v3's
+AuxLogits) reads the base, so CachedHead trains without the auxiliary loss.
 """
 import os
 
@@ -63,10 +64,10 @@ class FullGraph:
                 # Reseeded from the step on resume, so a resumed run sees a fresh order.
                 train_data = data.input_pipeline(self.train_set, c.batch_size, self.image_size, self.style,
                                                  is_training=True, seed=data_seed(c.seed, start_step),
-                                                 augment=c.augment, stats=stats)
+                                                 augment=c.augment, stats=stats, geometry=c.geometry)
                 images, labels = tf.data.make_one_shot_iterator(train_data).get_next()
                 eval_data = data.input_pipeline(self.test_set, c.eval_batch_size or c.batch_size, self.image_size,
-                                                self.style, is_training=False, stats=stats)
+                                                self.style, is_training=False, stats=stats, geometry=c.geometry)
                 eval_iterator = tf.data.make_initializable_iterator(eval_data)
                 eval_images, eval_labels = eval_iterator.get_next()
             tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, eval_images, self.device)
@@ -155,7 +156,7 @@ class CachedHead(FullGraph):
         source = self.plan.checkpoint_path or c.checkpoint_path
         # The run's restore plan restores the base (a resumed run has none: extraction plans its own).
         common = dict(cache_dir=cache_dir(c), stats=style_stats(self.style, self.train_set),
-                      scope_map=c.scope_map, device=c.device, restore_plan=self.plan.restore_plan)
+                      scope_map=c.scope_map, device=c.device, restore_plan=self.plan.restore_plan, geometry=c.geometry)
         self.train_features = features.cached_features(c.model, source, self.train_set, "train", self.image_size,
                                                        self.style, train_subset=c.train_subset, seed=c.seed, **common)
         self.test_features = features.cached_features(c.model, source, self.test_set, "test", self.image_size,
@@ -169,7 +170,9 @@ class CachedHead(FullGraph):
             # Never fed: the base's ops read it, and no step of this graph runs them.
             images = tf.placeholder(tf.float32, [None, size, size, 3], name="images_not_fed")
             labels = tf.placeholder(tf.int64, [None], name="labels")
-            tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, images, self.device)
+            # The auxiliary head reads the base, which never runs here.
+            tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, images, self.device,
+                              aux_loss=False)
             tg.inputs.update(labels=labels, features=restore.penultimate(tg.end_points),
                              eval_features=restore.penultimate(tg.eval_end_points))
         logging.info("training the head on cached features %s", tg.inputs["features"].name)

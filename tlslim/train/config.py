@@ -12,7 +12,7 @@ import dataclasses
 import os
 from typing import Dict, Optional, Tuple
 
-from tlslim import embedded, nets, restore
+from tlslim import data, embedded, nets, restore
 from tlslim.errors import TlslimError
 from tlslim.scopes import parse_scopes
 
@@ -59,6 +59,13 @@ class TrainConfig:
                                       aliases=("train_image_size",))
     preprocessing: Optional[str] = field(None, "Preprocessing style; default: the one the net was released with.",
                                          aliases=("preprocessing_name",))
+    geometry: str = field(
+        "auto", "How images reach the input size: slim (research/slim's preprocessing for the net's style: "
+                "vgg's aspect-preserving resize and crop, inception's central or distorted-box crop, cifarnet's crop "
+                "or pad; in training its random scales, crops, flips and colour changes), squash (the whole image "
+                "resized; pad-crop-flip augmentation), auto (slim when the images are larger than the input, else "
+                "squash: small images such as CIFAR-10's keep the whole picture).",
+        choices=("auto", "slim", "squash"))
     augment: Optional[bool] = field(None, "Random crops and flips of the training images (default: on; "
                                           "--noaugment: off).")
     cache_features: Optional[bool] = field(
@@ -81,6 +88,8 @@ class TrainConfig:
     decay_rate: float = field(0.5, "exponential: factor per decay_steps (staircase).",
                               aliases=("learning_rate_decay_factor",))
     weight_decay: float = field(0.00004, "L2 weight decay of the trained variables.")
+    aux_loss_weight: float = field(0.4, "Weight of the auxiliary head's cross-entropy (Inception's AuxLogits) in "
+                                        "the loss, as slim's train_image_classifier added it; 0 leaves it out.")
     eval_every_steps: int = field(0, "Evaluate on the test split every N steps (0: at the end only).")
     eval_batch_size: Optional[int] = field(None, "Batch size of evaluation (default --batch_size).")
     eval_examples: Optional[int] = field(None, "Evaluate on the first N test images only.")
@@ -114,7 +123,7 @@ def _positive(config, *names):
 def check_config(config):
     """Validate a TrainConfig (TlslimError naming the flag) and fill in the strategy; returns a copy."""
     config = dataclasses.replace(config)
-    nets.get_info(config.model)  # unknown model -> the list of known ones
+    info = nets.get_info(config.model)  # unknown model -> the list of known ones
     for name in ("strategy", "optimizer", "lr_decay"):
         allowed, value = TrainConfig.__dataclass_fields__[name].metadata["choices"], getattr(config, name)
         if value is not None and value not in allowed:
@@ -122,8 +131,12 @@ def check_config(config):
     _positive(config, "batch_size", "max_steps", "learning_rate", "lr_factor", "decay_steps", "decay_rate",
               "image_size", "eval_batch_size", "eval_examples", "log_every_steps", "save_every_steps",
               "keep_checkpoints")
-    if config.unfreeze < 0:
-        raise TlslimError(f"--unfreeze must be 0 or more, got {config.unfreeze}.")
+    # Images of unknown size here: an impossible geometry fails now, 'auto' is settled on the data.
+    data.choose_geometry(config.geometry, config.preprocessing or info.preprocessing, None,
+                         config.image_size or info.default_image_size)
+    for name in ("unfreeze", "aux_loss_weight"):
+        if getattr(config, name) < 0:
+            raise TlslimError(f"--{name} must be 0 or more, got {getattr(config, name)}.")
     if config.strategy is None:
         if config.checkpoint_path is None:
             config.strategy = "scratch"

@@ -66,11 +66,12 @@ def style_stats(style, train_set):
 
 
 def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", image_size=None, batch_size=32,
-             num_examples=None, preprocessing=None, device="auto", return_logits=False):
+             num_examples=None, preprocessing=None, device="auto", return_logits=False, geometry="auto"):
     """Top-1/top-5 accuracy of a checkpoint (a file, V2 prefix, or train_dir) on a dataset split.
 
     Builds the net in inference mode (dropout off, batch norm on its moving statistics) with the
-    dataset's number of classes and restores every model variable. Returns {'top1', 'top5'
+    dataset's number of classes and restores every model variable. `geometry`: how images reach
+    the input size (tlslim.data.choose_geometry). Returns {'top1', 'top5'
     (None for 5 classes or fewer), 'loss', 'count'} (+ 'logits', 'labels' if return_logits).
     """
     graph_mode()
@@ -84,7 +85,8 @@ def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", im
     device = choose_device(device)
     with tf.Graph().as_default():
         with tf.device("/device:CPU:0"):
-            pipeline = data.input_pipeline(test_set, batch_size, image_size, style, is_training=False, stats=stats)
+            pipeline = data.input_pipeline(test_set, batch_size, image_size, style, is_training=False, stats=stats,
+                                           geometry=geometry)
             iterator = tf.data.make_initializable_iterator(pipeline)
             images, labels = iterator.get_next()
         with tf.device(device):
@@ -120,6 +122,8 @@ class EvalConfig:
     image_size: Optional[int] = field(None, "Input size; default: the net's default size.",
                                       aliases=("eval_image_size",))
     preprocessing: Optional[str] = field(None, "Preprocessing style; default: the net's.")
+    geometry: Optional[str] = field(None, "auto, slim or squash (see finetune.py --geometry); default: the "
+                                          "train_dir's, else auto.", choices=data.GEOMETRIES)
     batch_size: int = field(32, "Images per batch.")
     num_examples: Optional[int] = field(None, "Evaluate the first N images only.")
     device: str = field("auto", "auto, cpu or gpu.")
@@ -142,8 +146,11 @@ def evaluate_run(config):
         config, model=model, dataset=dataset,
         dataset_dir=config.dataset_dir or (record.get("dataset_dir") if same else None),
         image_size=config.image_size or record.get("image_size"),
-        preprocessing=config.preprocessing or record.get("preprocessing"))
+        preprocessing=config.preprocessing or record.get("preprocessing"),
+        # Runs recorded before the geometry choice existed trained on the whole image.
+        geometry=config.geometry or (record.get("geometry", "squash") if record and same else "auto"))
     metrics = evaluate(config.model, config.checkpoint_path, config.dataset, dataset_dir=config.dataset_dir,
                        split=config.split, image_size=config.image_size, batch_size=config.batch_size,
-                       num_examples=config.num_examples, preprocessing=config.preprocessing, device=config.device)
+                       num_examples=config.num_examples, preprocessing=config.preprocessing, device=config.device,
+                       geometry=config.geometry)
     return metrics, config

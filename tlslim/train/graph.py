@@ -152,9 +152,11 @@ class TrainGraph:
         return [self.train_op, self.loss, self.accuracy, self.learning_rate, self.step_after]
 
 
-def build_towers(config, plan, num_classes, images, labels, eval_images, device):
+def build_towers(config, plan, num_classes, images, labels, eval_images, device, aux_loss=True):
     """Build, in the default graph (global step created), the training tower on `images`/`labels`
     with its loss and train op, and the evaluation tower on `eval_images` sharing its variables.
+    With `aux_loss` the loss also has an auxiliary head's cross-entropy (AuxLogits) times
+    config.aux_loss_weight, as slim's train_image_classifier had it.
 
     `config` must be checked and `plan` made for it. The caller sets the graph seed and creates
     its inputs first: random ops draw their seeds from their place in the graph.
@@ -172,6 +174,11 @@ def build_towers(config, plan, num_classes, images, labels, eval_images, device)
         with tf.name_scope("loss"):
             cross_entropy = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+            aux_logits = end_points.get("AuxLogits")
+            if aux_loss and aux_logits is not None and config.aux_loss_weight:
+                aux_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels=labels, logits=tf.cast(aux_logits, tf.float32)), name="aux_cross_entropy")
+                cross_entropy += config.aux_loss_weight * aux_entropy
             # Weight decay of the trainable variables only: a frozen layer's term is a constant.
             trained = {v.op.name for v in var_list}
             decay = [tf.cast(r, tf.float32) for r in tf.losses.get_regularization_losses()

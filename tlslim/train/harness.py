@@ -171,8 +171,12 @@ def train(config):
                           seed=config.seed)
     test_set = first_examples(data.load(config.dataset, config.dataset_dir, split="test", seed=config.seed),
                               config.eval_examples)
-    logging.info("dataset %s: %d training and %d test images, %d classes, at %dx%d", config.dataset,
-                 len(train_set), len(test_set), train_set.num_classes, image_size, image_size)
+    style = config.preprocessing or info.preprocessing
+    config = dataclasses.replace(config, geometry=data.choose_geometry(config.geometry, style,
+                                                                       train_set.images.shape[1:3], image_size))
+    logging.info("dataset %s: %d training and %d test images, %d classes, at %dx%d (%s preprocessing, %s)",
+                 config.dataset, len(train_set), len(test_set), train_set.num_classes, image_size, image_size, style,
+                 "slim's crops" if config.geometry == "slim" else "whole image")
 
     # Plan: what to restore and what to train (stops here on a bad checkpoint or scope).
     latest = rundir.latest_checkpoint(train_dir)

@@ -72,9 +72,9 @@ def _strategy_groups(config, info, head_scopes):
         for k, block in enumerate(reversed(body), start=1):
             groups.append(([block], config.lr_factor ** -k))
         # Anything outside the listed blocks (a net-level variable) learns at the lowest rate.
-        groups.append(([info.scope], config.lr_factor ** -len(body)))
+        groups.append((list(info.scopes), config.lr_factor ** -len(body)))
         return groups
-    return [([info.scope], 1.0)]  # all, scratch
+    return [(list(info.scopes), 1.0)]  # all, scratch
 
 
 def make_plan(config, num_classes, image_size, resumed=None):
