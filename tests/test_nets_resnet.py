@@ -89,11 +89,16 @@ def test_50_layer_variables_and_outputs(graph, name, size):
     assert len(tf.losses.get_regularization_losses()) == (n_kernels if weight_decay else 0)
 
 
-@pytest.mark.parametrize("name", ["resnet_v1_101", "resnet_v1_152", "resnet_v2_101", "resnet_v2_152"])
-def test_deep_variables_match_manifest_at_32(graph, name):
-    logits = build(name, 32)
+@pytest.mark.parametrize("size", ["default", 32])
+@pytest.mark.parametrize("name", ["resnet_v1_101", "resnet_v1_152", "resnet_v2_50", "resnet_v2_101", "resnet_v2_152"])
+def test_variables_match_manifest_at_the_default_size_and_32(graph, name, size):
+    """At the registry's default size (224 for v1; 299, the size slim's README evaluates the v2
+    releases at) and at 32."""
+    info = nets.get_info(name)
+    assert info.default_image_size == (224 if name.startswith("resnet_v1") else 299)
+    logits = build(name, info.default_image_size if size == "default" else size)
     assert model_shapes() == nets.manifest(name)["variables"]
-    assert logits.shape.as_list() == [2, nets.get_info(name).num_classes]
+    assert logits.shape.as_list() == [2, info.num_classes]
 
 
 def test_too_small_input_is_a_user_error(graph):

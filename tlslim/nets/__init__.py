@@ -6,11 +6,10 @@
 """
 from tlslim.nets.registry import PENULTIMATE, NetInfo, get_info, get_network_fn, manifest, names, register
 
-# Importing a net module registers it.
+# Importing a net module registers it (mobilenet/ and nasnet/ are packages, as in research/slim).
 from tlslim.nets import (  # noqa: F401,E402
     alexnet, cifarnet, inception_resnet_v2, inception_v1, inception_v2, inception_v3, inception_v4, lenet, mobilenet_v1,
-    overfeat, resnet_v1, resnet_v2, vgg)
-from tlslim.nets.mobilenet import mobilenet_v2, mobilenet_v3  # noqa: F401,E402  (slim's nets/mobilenet package)
-from tlslim.nets import nasnet  # noqa: F401,E402  (slim's nets/nasnet package: nasnet, pnasnet)
+    nasnet, overfeat, resnet_v1, resnet_v2, vgg)
+from tlslim.nets.mobilenet import mobilenet_v2, mobilenet_v3  # noqa: F401,E402
 
 __all__ = ["PENULTIMATE", "NetInfo", "get_info", "get_network_fn", "manifest", "names", "register"]

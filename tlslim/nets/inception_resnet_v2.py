@@ -36,7 +36,8 @@ import functools
 
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
-from tlslim.nets.common import pad_to_kernel, reduced_kernel_size_for_small_input, spatial_size, valid_or_same
+from tlslim.nets.common import spatial_size, valid_or_same
+from tlslim.nets.inception_utils import fc_aux_logits
 from tlslim.nets.registry import NetInfo, register
 
 __all__ = ["inception_resnet_v2_base", "inception_resnet_v2", "inception_resnet_v2_arg_scope", "block35",
@@ -225,25 +226,6 @@ def inception_resnet_v2_base(inputs, final_endpoint="Conv2d_7b_1x1", output_stri
     return net, end_points
 
 
-def _aux_logits(net, num_classes, release_shapes):
-    """The auxiliary classifier on PreAuxLogits, inside 'AuxLogits' -> [B, num_classes]."""
-    # slim's fixed 5x5 window; cut to the map only where slim's pool would have no output.
-    window = reduced_kernel_size_for_small_input(net, [5, 5])
-    net = slim.avg_pool2d(net, window, stride=3, padding="VALID", scope="Conv2d_1a_3x3")
-    net = slim.conv2d(net, 128, 1, scope="Conv2d_1b_1x1")
-    if release_shapes:
-        kernel = [5, 5]
-        net = pad_to_kernel(net, kernel)
-    else:
-        kernel = list(net.shape[1:3])  # slim: the whole map
-    net = slim.conv2d(net, 768, kernel, padding="VALID", scope="Conv2d_2a_5x5")
-    if release_shapes and spatial_size(net) != (1, 1):
-        # A map larger than 1x1 (larger inputs, or unknown sizes): one value per channel.
-        net = tf.reduce_mean(net, [1, 2], keepdims=True, name="GlobalPool")
-    net = slim.flatten(net)
-    return slim.fully_connected(net, num_classes, activation_fn=None, scope="Logits")
-
-
 def inception_resnet_v2(inputs, num_classes=1001, is_training=True, dropout_keep_prob=0.8, reuse=None,
                         scope="InceptionResnetV2", create_aux_logits=True, activation_fn=tf.nn.relu, *,
                         aux_release_shapes=False):
@@ -262,8 +244,8 @@ def inception_resnet_v2(inputs, num_classes=1001, is_training=True, dropout_keep
             net, end_points = inception_resnet_v2_base(inputs, scope=sc, activation_fn=activation_fn)
             if create_aux_logits and num_classes:
                 with tf.variable_scope("AuxLogits"):
-                    end_points["AuxLogits"] = _aux_logits(end_points["PreAuxLogits"], num_classes,
-                                                          aux_release_shapes)
+                    end_points["AuxLogits"] = fc_aux_logits(end_points["PreAuxLogits"], num_classes, aux_release_shapes,
+                                                            "Conv2d_1a_3x3", "Conv2d_2a_5x5", "Logits")
             with tf.variable_scope("Logits"):
                 hw = spatial_size(net)
                 if hw:

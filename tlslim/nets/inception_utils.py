@@ -1,10 +1,11 @@
-"""What the Inception nets share, as slim's `nets/inception_utils.py`: the arg scope, and the
-average-pool / dropout / 1x1-conv classifier of Inception v2 and v3."""
+"""What the Inception nets share, as slim's `nets/inception_utils.py`: the arg scope, the
+average-pool / dropout / 1x1-conv classifier of Inception v2 and v3, and the auxiliary classifier
+of Inception v4 and Inception-ResNet-v2."""
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
-from tlslim.nets.common import reduced_kernel_size_for_small_input
+from tlslim.nets.common import pad_to_kernel, reduced_kernel_size_for_small_input, spatial_size
 
-__all__ = ["inception_arg_scope", "logits_block"]
+__all__ = ["inception_arg_scope", "logits_block", "fc_aux_logits"]
 
 
 def inception_arg_scope(weight_decay=0.00004, use_batch_norm=True, batch_norm_decay=0.9997, batch_norm_epsilon=0.001,
@@ -58,3 +59,25 @@ def logits_block(net, end_points, num_classes, kernel, global_pool, global_pool_
     if spatial_squeeze:
         logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
     return logits
+
+
+def fc_aux_logits(net, num_classes, release_shapes, pool_scope, conv_scope, logits_scope):
+    """Inside the caller's 'AuxLogits' scope, the auxiliary classifier of Inception v4 and
+    Inception-ResNet-v2 (their scope names differ): a 5x5/3 VALID average pool (cut to the map only
+    where slim's would have no output), a 1x1 conv to 128, a VALID conv to 768 over the whole map
+    as slim builds it, then a fully connected classifier -> [B, num_classes]. With
+    `release_shapes` the 768 conv keeps the release's 5x5 kernel at every input size: a smaller
+    map is zero-padded to 5x5, a larger output averaged to one value per channel."""
+    window = reduced_kernel_size_for_small_input(net, [5, 5])
+    net = slim.avg_pool2d(net, window, stride=3, padding="VALID", scope=pool_scope)
+    net = slim.conv2d(net, 128, [1, 1], scope="Conv2d_1b_1x1")
+    if release_shapes:
+        kernel = [5, 5]
+        net = pad_to_kernel(net, kernel)
+    else:
+        kernel = list(net.shape[1:3])  # slim: the whole map
+    net = slim.conv2d(net, 768, kernel, padding="VALID", scope=conv_scope)
+    if release_shapes and spatial_size(net) != (1, 1):
+        net = tf.reduce_mean(net, [1, 2], keepdims=True, name="GlobalPool")
+    net = slim.flatten(net)
+    return slim.fully_connected(net, num_classes, activation_fn=None, scope=logits_scope)

@@ -31,8 +31,8 @@ import functools
 
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
-from tlslim.nets.common import pad_to_kernel, reduced_kernel_size_for_small_input, spatial_size, valid_or_same
-from tlslim.nets.inception_utils import inception_arg_scope
+from tlslim.nets.common import spatial_size, valid_or_same
+from tlslim.nets.inception_utils import fc_aux_logits, inception_arg_scope
 from tlslim.nets.registry import NetInfo, register
 
 __all__ = ["inception_v4_base", "inception_v4", "inception_v4_arg_scope", "block_inception_a",
@@ -197,25 +197,6 @@ def inception_v4_base(inputs, final_endpoint="Mixed_7d", scope=None):
     return net, end_points
 
 
-def _aux_logits(net, num_classes, release_shapes):
-    """The auxiliary classifier on Mixed_6h, inside 'AuxLogits' -> [B, num_classes]."""
-    # slim's fixed 5x5 window; cut to the map only where slim's pool would have no output.
-    window = reduced_kernel_size_for_small_input(net, [5, 5])
-    net = slim.avg_pool2d(net, window, stride=3, padding="VALID", scope="AvgPool_1a_5x5")
-    net = slim.conv2d(net, 128, [1, 1], scope="Conv2d_1b_1x1")
-    if release_shapes:
-        kernel = [5, 5]
-        net = pad_to_kernel(net, kernel)
-    else:
-        kernel = list(net.shape[1:3])  # slim: the whole map
-    net = slim.conv2d(net, 768, kernel, padding="VALID", scope="Conv2d_2a")
-    if release_shapes and spatial_size(net) != (1, 1):
-        # A map larger than 1x1 (larger inputs, or unknown sizes): one value per channel.
-        net = tf.reduce_mean(net, [1, 2], keepdims=True, name="GlobalPool")
-    net = slim.flatten(net)
-    return slim.fully_connected(net, num_classes, activation_fn=None, scope="Aux_logits")
-
-
 def inception_v4(inputs, num_classes=1001, is_training=True, dropout_keep_prob=0.8, reuse=None, scope="InceptionV4",
                  create_aux_logits=True, *, aux_release_shapes=False):
     """The base, the auxiliary head 'AuxLogits' (if create_aux_logits and num_classes), an average
@@ -233,8 +214,8 @@ def inception_v4(inputs, num_classes=1001, is_training=True, dropout_keep_prob=0
             with slim.arg_scope([slim.conv2d, slim.max_pool2d, slim.avg_pool2d], stride=1, padding="SAME"):
                 if create_aux_logits and num_classes:
                     with tf.variable_scope("AuxLogits"):
-                        end_points["AuxLogits"] = _aux_logits(end_points["Mixed_6h"], num_classes,
-                                                              aux_release_shapes)
+                        end_points["AuxLogits"] = fc_aux_logits(end_points["Mixed_6h"], num_classes, aux_release_shapes,
+                                                                "AvgPool_1a_5x5", "Conv2d_2a", "Aux_logits")
                 with tf.variable_scope("Logits"):
                     hw = spatial_size(net)
                     if hw:
