@@ -246,6 +246,22 @@ def test_report_of_the_head_part_alone():
     assert "full fine-tune" not in text.split("\n", 3)[3]
 
 
+def test_precision_part_ratio_and_refusal_line():
+    """Part 5: mixed_bfloat16 images/s over float32's, or the one-line reason it was refused."""
+    rep = _report()
+    rep["precision"] = {"float32": {"images_per_second": 16.0}, "mixed_bfloat16": {"images_per_second": 27.0}}
+    rep["ratios"] = report.ratios(rep)
+    assert rep["ratios"]["bfloat16_speedup"] == pytest.approx(27.0 / 16.0)
+    assert "full fine-tune images/s: mixed_bfloat16 / float32 (vgg_16)     1.69  (target info)" \
+        in report.format_report(rep)
+    refused = "--precision mixed_bfloat16 needs a CPU with bfloat16 arithmetic (avx512_bf16 or AMX), and this one ..."
+    rep["precision"]["mixed_bfloat16"] = {"refused": refused}
+    rep["ratios"] = report.ratios(rep)
+    assert "bfloat16_speedup" not in rep["ratios"]
+    assert f"  mixed_bfloat16 not measured: {refused}" in report.format_report(rep).splitlines()
+    assert resolve(Settings()).parts == ("head", "full", "keras", "peak")  # asked for by name only
+
+
 # ---------------------------------------------------------------- the checkpoint the bench writes
 
 def test_write_checkpoint_v1_is_atomic(tmp_path):

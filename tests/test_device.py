@@ -119,12 +119,13 @@ def test_model_ops_are_placed_on_the_chosen_device():
     assert {dev.rsplit("/", 1)[-1] for _, dev in placed} == {"device:CPU:1"}, placed
 
 
-def test_float16_getter_keeps_float32_variables(graph):
-    images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 3)), tf.float16)
-    with device.precision_scope(True):
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+def test_low_precision_getter_keeps_float32_variables(graph, dtype):
+    images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 3)), dtype)
+    with device.precision_scope(dtype):
         net = slim.conv2d(images, 4, [3, 3], normalizer_fn=layers.batch_norm, scope="conv")
         net = slim.fully_connected(slim.flatten(net), 5, activation_fn=None, scope="fc")
-    assert net.dtype == tf.float16
+    assert net.dtype == dtype
     variables = {v.op.name: v.dtype.base_dtype for v in tf.global_variables()}
     assert variables == {name: tf.float32 for name in (
         "conv/weights", "conv/BatchNorm/beta", "conv/BatchNorm/moving_mean", "conv/BatchNorm/moving_variance",
@@ -138,7 +139,40 @@ def test_float16_getter_keeps_float32_variables(graph):
 
 
 def test_precision_scope_off_is_plain_float32(graph):
-    with device.precision_scope(False):
+    with device.precision_scope(None):
         net = slim.fully_connected(tf.zeros([1, 3]), 2, scope="fc")
     assert net.dtype == tf.float32
     assert [v.dtype.base_dtype for v in tf.global_variables()] == [tf.float32, tf.float32]
+
+
+def test_cpu_flags_and_precision_checks(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx2 avx512f avx512_bf16\n\n"
+                       "processor\t: 1\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert device.cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512f", "avx512_bf16"}
+    assert device.cpu_flags(str(tmp_path / "missing")) == set()
+    cpu = "/device:CPU:0"
+    device.check_precision("mixed_bfloat16", cpu, flags={"avx512_bf16"})
+    device.check_precision("mixed_bfloat16", cpu, flags={"amx_bf16", "amx_tile"})
+    with pytest.raises(TlslimError, match="needs a CPU with bfloat16 arithmetic .* use --precision float32") as err:
+        device.check_precision("mixed_bfloat16", cpu, flags={"avx2"})
+    assert "\n" not in str(err.value)
+    with pytest.raises(TlslimError, match="--precision must be one of float32, mixed_float16, mixed_bfloat16"):
+        device.check_precision("float8", cpu)
+    assert device.compute_dtype("float32", cpu) is None and device.compute_dtype("mixed_bfloat16", cpu) is None
+    assert device.compute_dtype("mixed_float16", cpu) == tf.float16
+    assert device.compute_dtype("mixed_bfloat16", "/device:GPU:0") == tf.bfloat16
+    on = device.precision_session_config(device.session_config(), "mixed_bfloat16", cpu)
+    assert on.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 == 1  # RewriterConfig.ON
+    off = device.precision_session_config(device.session_config(), "float32", cpu)
+    assert off.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 == 0  # DEFAULT (off)
+
+
+def test_mixed_precision_is_an_alias_of_mixed_float16():
+    from tlslim import train
+    assert train.check_config(train.TrainConfig(mixed_precision=True)).precision == "mixed_float16"
+    checked = train.check_config(train.TrainConfig(precision="mixed_float16"))
+    assert checked.mixed_precision is True
+    with pytest.raises(TlslimError, match="--mixed_precision is --precision mixed_float16, but --precision "
+                                          "mixed_bfloat16 was given too"):
+        train.check_config(train.TrainConfig(mixed_precision=True, precision="mixed_bfloat16"))

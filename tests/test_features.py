@@ -250,7 +250,8 @@ def test_cache_is_on_by_default_for_head_without_augmentation(release, tmp_path,
     (dict(trainable_scopes="CifarNet/fc4,CifarNet/logits"), "--trainable_scopes CifarNet/fc4 lies outside the head"),
     (dict(exclude="CifarNet/fc4,CifarNet/logits"), "--exclude CifarNet/fc4 lies outside the head"),
     (dict(augment=True), "pass --noaugment"),
-    (dict(mixed_precision=True), "drop --mixed_precision"),
+    (dict(mixed_precision=True), "drop --precision mixed_float16"),
+    (dict(precision="mixed_bfloat16"), "drop --precision mixed_bfloat16"),
 ])
 def test_cache_refuses_what_it_cannot_do(release, tmp_path, kw, message):
     config = _config(release, tmp_path, **kw)

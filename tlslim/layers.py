@@ -92,8 +92,9 @@ def batch_norm(inputs,
             raise TlslimError(f"batch_norm needs a known rank and channel count, got shape {inputs.shape}.")
         params_shape = [int(inputs.shape[-1])]
         dtype = inputs.dtype.base_dtype
-        if dtype == tf.float16:
-            dtype = tf.float32  # mixed precision: float16 activations, float32 parameters (as the fused kernel wants)
+        if dtype in (tf.float16, tf.bfloat16):
+            # Mixed precision: low-precision activations, float32 parameters (as the fused kernel wants).
+            dtype = tf.float32
 
         def param(name, default_init, param_trainable, regularizer=None):
             return slim.model_variable(

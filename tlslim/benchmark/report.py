@@ -65,6 +65,10 @@ def ratios(report):
             out["full_peak_fraction"] = _ratio(full["gflop_per_second"], peak["gflop_per_second"])
             out["full_peak_fraction_all_taps"] = _ratio(full["gflop_per_second_all_taps"], peak["gflop_per_second"])
             out["full_peak_target_met"] = out["full_peak_fraction"] >= PEAK_FRACTION
+    precision = report.get("precision")
+    if precision and "images_per_second" in precision["mixed_bfloat16"]:
+        out["bfloat16_speedup"] = _ratio(precision["mixed_bfloat16"]["images_per_second"],
+                                         precision["float32"]["images_per_second"])
     return out
 
 
@@ -118,6 +122,12 @@ def format_report(report):
         lines.append(_row("full fine-tune GFLOP/s / matmul peak", r["full_peak_fraction"], f">= {PEAK_FRACTION}",
                           r["full_peak_target_met"]))
         lines.append(_row("  same, counting every tap (padding too)", r["full_peak_fraction_all_taps"], "info", None))
+    if "precision" in report:
+        if "bfloat16_speedup" in r:
+            lines.append(_row(f"full fine-tune images/s: mixed_bfloat16 / float32 ({s['model']})",
+                              r["bfloat16_speedup"], "info", None))
+        else:
+            lines.append(f"  mixed_bfloat16 not measured: {report['precision']['mixed_bfloat16']['refused']}")
     return "\n".join(lines)
 
 

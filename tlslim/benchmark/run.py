@@ -15,7 +15,7 @@ from tlslim.benchmark.notebook import baseline_full, baseline_head, preprocessed
 from tlslim.benchmark.report import ratios, write_json
 from tlslim.benchmark.settings import resolve
 from tlslim.benchmark.timing import matmul_peak
-from tlslim.benchmark.tlslim_parts import cached, tlslim_full
+from tlslim.benchmark.tlslim_parts import cached, precisions, tlslim_full
 from tlslim.compat import graph_mode, tf
 from tlslim.device import choose_device
 from tlslim.errors import TlslimError
@@ -49,7 +49,7 @@ def run(settings, output=None):
             raise TlslimError(f"{len(train_set)} training images is less than one batch of {B}; raise --train_subset.")
         report["data"] = {"dataset": s.dataset, "synthetic": s.dataset.startswith("synthetic"),
                           "train_images": len(train_set), "test_images": len(test_set), "num_classes": num_classes}
-        if not parts & {"full", "keras"} and s.head_model != s.model:
+        if not parts & {"full", "keras", "precision"} and s.head_model != s.model:
             ckpt = None  # no part runs s.model
         elif s.synthetic_checkpoint:
             logging.info("writing a SYNTHETIC %s checkpoint (release format, random values)", s.model)
@@ -92,6 +92,8 @@ def run(settings, output=None):
             report["tlslim_full"] = tlslim_full(s, ckpt, train_set, test_set, n_full // B)
             report["tlslim_full"].update(training_gflops(s.model, num_classes, s.image_size,
                                                          report["tlslim_full"]["images_per_second"]))
+        if "precision" in parts:
+            report["precision"] = precisions(s, ckpt, train_set, test_set, n_full // B)
         if "peak" in parts:
             peaks.append(matmul_peak(s.matmul_size, choose_device(s.device)))
             report["matmul_peak"] = {"n": s.matmul_size, "gflop_per_second_runs": peaks,

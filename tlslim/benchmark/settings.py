@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 from tlslim import embedded
 from tlslim.errors import TlslimError
 
-__all__ = ["PARTS", "PRESETS", "Settings", "resolve"]
+__all__ = ["DEFAULT_PARTS", "PARTS", "PRESETS", "Settings", "resolve"]
 
 PRESETS = {
     # A few minutes on 2 CPU cores.
@@ -22,8 +22,10 @@ PRESETS = {
     "full": dict(model="vgg_16", image_size=224, train_subset=100, test_examples=1000, batch_size=32, epochs=5,
                  full_images=1024, matmul_size=8192),
 }
-# head: parts 1 and 2; full: 3 with the baseline loop and the FLOP count; keras: 3a; peak: 4.
-PARTS = ("head", "full", "keras", "peak")
+# head: parts 1 and 2; full: 3 with the baseline loop and the FLOP count; keras: 3a; peak: 4;
+# precision: 5 (asked for by name, not run by default).
+PARTS = ("head", "full", "keras", "peak", "precision")
+DEFAULT_PARTS = PARTS[:4]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Settings:
     full_learning_rate: float = 1e-6           # of the timed full fine-tune steps
     weight_decay: float = 0.0005               # VGG's release value
     device: str = "auto"
-    parts: Sequence[str] = PARTS
+    parts: Sequence[str] = DEFAULT_PARTS
     keras_xla: bool = False                    # also time the Keras Applications model with XLA
     work_dir: Optional[str] = None             # scratch (checkpoints, cache); None: a temporary one, deleted
     seed: int = 0

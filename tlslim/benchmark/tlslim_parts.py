@@ -11,7 +11,8 @@ import shutil
 from tlslim import train
 from tlslim.benchmark.timing import best_time
 from tlslim.compat import tf
-from tlslim.device import choose_device
+from tlslim.device import check_precision, choose_device
+from tlslim.errors import TlslimError
 
 
 def cached(s, ckpt, work_dir, steps_per_epoch):
@@ -44,17 +45,19 @@ def _cached_summary(result, steps_per_epoch):
             "epoch_seconds": result["train_seconds"] / max(epochs, 1), "history": history}
 
 
-def tlslim_full(s, ckpt, train_set, test_set, steps):
+def tlslim_full(s, ckpt, train_set, test_set, steps, precision="float32"):
     """{'images_per_second'} of tlslim's full fine-tuning graph of s.model (strategy all,
-    tf.data input, the training loop's fetches): the best of s.rounds runs of `steps` steps
-    after a warm-up step."""
+    tf.data input, the training loop's fetches) at `precision`: the best of s.rounds runs of
+    `steps` steps after a warm-up step."""
     config = train.check_config(train.TrainConfig(
         model=s.model, checkpoint_path=ckpt, exclude="auto", strategy="all", dataset=s.dataset,
         image_size=s.image_size, batch_size=s.batch_size, max_steps=steps, optimizer=s.optimizer,
         learning_rate=s.full_learning_rate, weight_decay=s.weight_decay, augment=False, seed=s.seed,
-        device=s.device))
+        device=s.device, precision=precision))
     plan = train.make_plan(config, train_set.num_classes, s.image_size)
-    builder = train.FullGraph(config, plan, train_set, test_set, s.image_size, choose_device(s.device))
+    device = choose_device(s.device)
+    check_precision(precision, device)
+    builder = train.FullGraph(config, plan, train_set, test_set, s.image_size, device)
     tg = builder.build(start_step=0)
     with tg.graph.as_default():
         init_fn = plan.restore_plan.make_init_fn(tg.model_variables)
@@ -66,3 +69,14 @@ def tlslim_full(s, ckpt, train_set, test_set, steps):
         step()  # warm-up
         seconds = best_time(lambda: [step() for _ in range(steps)], s.rounds)
     return {"images_per_second": steps * s.batch_size / seconds}
+
+
+def precisions(s, ckpt, train_set, test_set, steps):
+    """tlslim_full at float32 and at mixed_bfloat16, one after the other in this run:
+    {'float32': {...}, 'mixed_bfloat16': {...} or {'refused': the one-line reason}}."""
+    out = {"float32": tlslim_full(s, ckpt, train_set, test_set, steps)}
+    try:
+        out["mixed_bfloat16"] = tlslim_full(s, ckpt, train_set, test_set, steps, precision="mixed_bfloat16")
+    except TlslimError as err:  # this CPU (or GPU) has no bfloat16 arithmetic
+        out["mixed_bfloat16"] = {"refused": str(err)}
+    return out

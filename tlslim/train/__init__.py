@@ -12,7 +12,8 @@ The package, by concern (each module imports only those above it in this list):
   graph        the net's training and evaluation towers, loss, optimizer, train op
   evaluation   metrics, and `evaluate` of a checkpoint on a dataset split
   rundir       the train_dir: run record, resume checks, checkpoints
-  builders     the ways of training: FullGraph (tf.data batches) and CachedHead (cached features)
+  builders     the ways of training: FullGraph (tf.data batches), Replicated (the same on several devices,
+               tf.distribute) and CachedHead (cached features)
   harness      `train`: the one harness that runs a builder (session, summaries, progress,
                evaluation, checkpoints, NaN stop, Ctrl-C)
 
@@ -21,7 +22,7 @@ frozen ones use their restored statistics (tlslim.layers.batch_norm_train_only).
 data are reshuffled on resume with a seed derived from (seed, step), so a resumed run does not
 replay the batches it already saw.
 """
-from tlslim.train.builders import CachedHead, FullGraph, cache_problem, data_seed, use_cache
+from tlslim.train.builders import CachedHead, FullGraph, Replicated, cache_problem, data_seed, use_cache
 from tlslim.train.config import (LR_DECAYS, OPTIMIZERS, STRATEGIES, TrainConfig, check_config, default_train_dir,
                                  with_default_checkpoint)
 from tlslim.train.evaluation import (EvalConfig, eval_metrics, evaluate, evaluate_run, first_examples, format_metrics,
@@ -34,6 +35,7 @@ from tlslim.train.rundir import (RUN_FILE, check_resumable, latest_checkpoint, r
                                  save_checkpoint)
 
 __all__ = ["CachedHead", "EvalConfig", "FullGraph", "LOSS_SCALE_START", "LR_DECAYS", "OPTIMIZERS", "Plan", "RUN_FILE",
+           "Replicated",
            "STRATEGIES", "TrainConfig", "TrainGraph", "build_towers", "build_train_op", "cache_problem",
            "check_config", "check_resumable", "data_seed", "default_train_dir", "eval_metrics", "evaluate",
            "evaluate_run", "first_examples", "format_metrics", "group_variables", "latest_checkpoint",

@@ -1,6 +1,7 @@
 """The ways of training, each a graph builder plus a step function for the one harness.
 
     FullGraph   the whole net on tf.data batches (every strategy; augmentation; mixed precision)
+    Replicated  FullGraph on several devices at once (tf.distribute's MirroredStrategy)
     CachedHead  the head alone on cached penultimate features of the frozen base (strategy head)
 
 A builder makes its graph around `graph.build_towers` (so both have the same loss, optimizer,
@@ -27,7 +28,7 @@ from absl import logging
 
 from tlslim import data, features, nets, restore
 from tlslim.compat import tf
-from tlslim.device import session_config
+from tlslim.device import precision_session_config, session_config
 from tlslim.errors import TlslimError
 from tlslim.scopes import in_scope
 from tlslim.train.evaluation import run_eval, style_stats
@@ -59,23 +60,28 @@ class FullGraph:
         with tf.Graph().as_default():
             tf.set_random_seed(c.seed)
             tf.train.get_or_create_global_step()
-            with tf.device("/device:CPU:0"), tf.name_scope("data"):
-                stats = style_stats(self.style, self.train_set)
-                # Reseeded from the step on resume, so a resumed run sees a fresh order.
-                train_data = data.input_pipeline(self.train_set, c.batch_size, self.image_size, self.style,
-                                                 is_training=True, seed=data_seed(c.seed, start_step),
-                                                 augment=c.augment, stats=stats, geometry=c.geometry)
-                images, labels = tf.data.make_one_shot_iterator(train_data).get_next()
-                eval_data = data.input_pipeline(self.test_set, c.eval_batch_size or c.batch_size, self.image_size,
-                                                self.style, is_training=False, stats=stats, geometry=c.geometry)
-                eval_iterator = tf.data.make_initializable_iterator(eval_data)
-                eval_images, eval_labels = eval_iterator.get_next()
+            train_data, eval_iterator = self._pipelines(start_step)
+            images, labels = tf.data.make_one_shot_iterator(train_data).get_next()
+            eval_images, eval_labels = eval_iterator.get_next()
             tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, eval_images, self.device)
             tg.inputs.update(eval_init=eval_iterator.initializer, eval_labels=eval_labels)
         return tg
 
+    def _pipelines(self, start_step):
+        """(training tf.data.Dataset, initializable evaluation iterator), on the CPU."""
+        c = self.config
+        with tf.device("/device:CPU:0"), tf.name_scope("data"):
+            stats = style_stats(self.style, self.train_set)
+            # Reseeded from the step on resume, so a resumed run sees a fresh order.
+            train_data = data.input_pipeline(self.train_set, c.batch_size, self.image_size, self.style,
+                                             is_training=True, seed=data_seed(c.seed, start_step),
+                                             augment=c.augment, stats=stats, geometry=c.geometry)
+            eval_data = data.input_pipeline(self.test_set, c.eval_batch_size or c.batch_size, self.image_size,
+                                            self.style, is_training=False, stats=stats, geometry=c.geometry)
+            return train_data, tf.data.make_initializable_iterator(eval_data)
+
     def session_config(self):
-        return session_config()
+        return precision_session_config(session_config(), self.config.precision, self.device)
 
     def step_fn(self, sess, tg, start_step):
         fetches = tg.fetches
@@ -86,6 +92,46 @@ class FullGraph:
 
     def summary(self):
         return {}
+
+
+class Replicated(FullGraph):
+    """The whole net as FullGraph trains it, on several devices at once: tf.distribute's
+    MirroredStrategy in graph mode splits each batch across the replicas, each runs the training
+    tower on its share (batch norm with that share's statistics, as slim's clones had them), the
+    gradients are averaged, and the global step advances once. Variables are mirrored, so the
+    checkpoints have the layout of a one-device run (a run resumes with any number of replicas).
+    Evaluation runs on the first device."""
+
+    def __init__(self, config, plan, train_set, test_set, image_size, devices):
+        super().__init__(config, plan, train_set, test_set, image_size, devices[0])
+        self.devices = list(devices)
+        self.label = f" ({len(self.devices)} replicas)"
+
+    def build(self, start_step):
+        c = self.config
+        strategy = tf.distribute.MirroredStrategy(self.devices)
+        with tf.Graph().as_default():
+            tf.set_random_seed(c.seed)
+            with strategy.scope():
+                tf.train.get_or_create_global_step()
+                train_data, eval_iterator = self._pipelines(start_step)
+                # The TF 1.x graph-mode API of the strategy (TF logs it as deprecated; it works in 2.21).
+                iterator = strategy.make_dataset_iterator(train_data)
+                eval_images, eval_labels = eval_iterator.get_next()
+                tg = build_towers(c, self.plan, self.train_set.num_classes, None, None, eval_images, self.device,
+                                  replicated=(strategy, iterator))
+                # A Saver restores a mirrored variable's first copy only (the release restore and a
+                # resume alike): the others take its value before the first step.
+                copies = [(strategy.experimental_local_results(v)[0], strategy.experimental_local_results(v)[1:])
+                          for v in tf.global_variables()]
+                sync = tf.group(*[c.assign(first.read_value()) for first, rest in copies for c in rest])
+            tg.inputs.update(eval_init=eval_iterator.initializer, eval_labels=eval_labels,
+                             train_init=iterator.initializer, sync_replicas=sync)
+        return tg
+
+    def step_fn(self, sess, tg, start_step):
+        sess.run([tg.inputs["train_init"], tg.inputs["sync_replicas"]])
+        return super().step_fn(sess, tg, start_step)
 
 
 def cache_problem(config, exclude=None):
@@ -108,11 +154,14 @@ def cache_problem(config, exclude=None):
     if outside:
         return (f"{CACHE_FLAG} needs the whole base restored, but --exclude {outside[0]} lies outside the head "
                 f"{head}; drop {CACHE_FLAG} or exclude only scopes under {head}.")
+    if config.num_clones > 1:
+        return f"{CACHE_FLAG} trains the head on one device; drop --num_clones or {CACHE_FLAG}."
     if config.augment:
         return (f"{CACHE_FLAG} computes each image's features once, so random augmentation cannot apply; pass "
                 f"--noaugment, or drop {CACHE_FLAG}.")
-    if config.mixed_precision:
-        return f"{CACHE_FLAG} extracts and trains in float32; drop --mixed_precision or {CACHE_FLAG}."
+    precision = "mixed_float16" if config.mixed_precision else config.precision  # the alias, if unchecked
+    if precision != "float32":
+        return f"{CACHE_FLAG} extracts and trains in float32; drop --precision {precision} or {CACHE_FLAG}."
     return None
 
 

@@ -13,6 +13,7 @@ import os
 from typing import Dict, Optional, Tuple
 
 from tlslim import data, embedded, nets, restore
+from tlslim.device import PRECISIONS
 from tlslim.errors import TlslimError
 from tlslim.scopes import parse_scopes
 
@@ -98,8 +99,17 @@ class TrainConfig:
     keep_checkpoints: int = field(3, "How many recent checkpoints to keep.")
     seed: int = field(0, "Random seed (initialization, data order, subsets).")
     device: str = field("auto", "auto, cpu or gpu (optionally with an index, e.g. gpu:1).")
-    mixed_precision: bool = field(False, "float16 compute with float32 weights and loss scaling (for GPUs; slower "
-                                         "on a CPU).")
+    num_clones: int = field(1, "Replicas of the net, each on its own device (GPUs, or CPU devices with "
+                               "--clone_on_cpu): each takes an equal share of --batch_size, their gradients are "
+                               "averaged, one global step.", aliases=("replicas",))
+    clone_on_cpu: bool = field(False, "Put the --num_clones replicas on CPU devices (the CPU split into logical "
+                                      "devices): how a machine without GPUs runs replicas.")
+    precision: str = field(
+        "float32", "Compute precision: float32; mixed_float16 (float16 compute, float32 weights, loss scaling; for "
+                   "GPUs, slower on a CPU); mixed_bfloat16 (bfloat16 compute on CPUs with avx512_bf16 or AMX and on "
+                   "GPUs of compute capability 8.0+). Weights and checkpoints stay float32.",
+        choices=PRECISIONS)
+    mixed_precision: bool = field(False, "Alias of --precision mixed_float16.")
 
     def __post_init__(self):
         # Parse at the edge: strings become typed values once; typed values pass unchanged.
@@ -124,19 +134,28 @@ def check_config(config):
     """Validate a TrainConfig (TlslimError naming the flag) and fill in the strategy; returns a copy."""
     config = dataclasses.replace(config)
     info = nets.get_info(config.model)  # unknown model -> the list of known ones
-    for name in ("strategy", "optimizer", "lr_decay"):
+    for name in ("strategy", "optimizer", "lr_decay", "precision"):
         allowed, value = TrainConfig.__dataclass_fields__[name].metadata["choices"], getattr(config, name)
         if value is not None and value not in allowed:
             raise TlslimError(f"--{name} must be one of {', '.join(allowed)}, got '{value}'.")
-    _positive(config, "batch_size", "max_steps", "learning_rate", "lr_factor", "decay_steps", "decay_rate",
-              "image_size", "eval_batch_size", "eval_examples", "log_every_steps", "save_every_steps",
+    _positive(config, "num_clones", "batch_size", "max_steps", "learning_rate", "lr_factor", "decay_steps",
+              "decay_rate", "image_size", "eval_batch_size", "eval_examples", "log_every_steps", "save_every_steps",
               "keep_checkpoints")
     # Images of unknown size here: an impossible geometry fails now, 'auto' is settled on the data.
     data.choose_geometry(config.geometry, config.preprocessing or info.preprocessing, None,
                          config.image_size or info.default_image_size)
+    if config.batch_size % config.num_clones:
+        raise TlslimError(f"--batch_size {config.batch_size} does not split into --num_clones {config.num_clones} "
+                          f"equal shares; use a multiple of {config.num_clones}.")
     for name in ("unfreeze", "aux_loss_weight"):
         if getattr(config, name) < 0:
             raise TlslimError(f"--{name} must be 0 or more, got {getattr(config, name)}.")
+    if config.mixed_precision:
+        if config.precision not in ("float32", "mixed_float16"):
+            raise TlslimError(f"--mixed_precision is --precision mixed_float16, but --precision {config.precision} "
+                              f"was given too; pass one of them.")
+        config.precision = "mixed_float16"
+    config.mixed_precision = config.precision == "mixed_float16"
     if config.strategy is None:
         if config.checkpoint_path is None:
             config.strategy = "scratch"

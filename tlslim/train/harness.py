@@ -22,7 +22,7 @@ from absl import logging
 
 from tlslim import data, nets
 from tlslim.compat import graph_mode, tf
-from tlslim.device import check_mixed_precision, choose_device, describe
+from tlslim.device import check_precision, choose_device, describe, replica_devices
 from tlslim.errors import TlslimError
 from tlslim.progress import format_duration
 from tlslim.train import builders, rundir
@@ -154,15 +154,17 @@ def train(config):
         config = dataclasses.replace(config, augment=False)  # a cached feature is computed once, unaugmented
     info = nets.get_info(config.model)
     image_size = config.image_size or info.default_image_size
+    # Replicas on the CPU split it into logical devices, which must happen before anything lists them.
+    devices = replica_devices(config.num_clones, config.clone_on_cpu) if config.num_clones > 1 else None
+    device = devices[0] if devices else choose_device(config.device)
+    check_precision(config.precision, device)
     train_dir = config.train_dir or default_train_dir(config)
     rundir.check_writable_dir(train_dir)
     if cached:
         rundir.check_writable_dir(builders.cache_dir(config), "--cache_dir", "cached features")
-    device = choose_device(config.device)
-    logging.info("model %s on %s%s", config.model, describe(device), "; head trained on cached features"
+    where = f"{len(devices)} replicas: {', '.join(devices)}" if devices else describe(device)
+    logging.info("model %s on %s%s", config.model, where, "; head trained on cached features"
                  if cached else "")
-    if config.mixed_precision:
-        check_mixed_precision(device)
     if not cached:
         _suggest_cache(config)
 
@@ -187,8 +189,11 @@ def train(config):
         logging.info("%s", plan.restore_plan.report.text())
 
     # Graph.
-    builder = (builders.CachedHead if cached else builders.FullGraph)(config, plan, train_set, test_set, image_size,
-                                                                      device)
+    if devices:
+        builder = builders.Replicated(config, plan, train_set, test_set, image_size, devices)
+    else:
+        builder = (builders.CachedHead if cached else builders.FullGraph)(config, plan, train_set, test_set,
+                                                                          image_size, device)
     builder.prepare()
     start_step = rundir.checkpoint_step(latest) if latest else 0
     tg = builder.build(start_step)

@@ -14,7 +14,7 @@ from tlslim.errors import TlslimError
 
 RUN_FILE = "tlslim_run.json"  # what a train_dir was made by, to refuse mixing runs
 # What must be equal to resume a run (the others may change between invocations).
-RESUME_KEYS = ("model", "num_classes", "strategy", "trainable_scopes", "optimizer", "geometry")
+RESUME_KEYS = ("model", "num_classes", "strategy", "trainable_scopes", "optimizer", "geometry", "precision")
 
 
 def checkpoint_step(path):
@@ -33,7 +33,7 @@ def run_record(config, num_classes, image_size, plan, cached=False, class_names=
     dataset_dir = os.path.abspath(config.dataset_dir) if config.dataset_dir else None
     return {"model": config.model, "dataset": config.dataset, "dataset_dir": dataset_dir,
             "num_classes": num_classes, "image_size": image_size, "preprocessing": config.preprocessing,
-            "geometry": config.geometry,
+            "geometry": config.geometry, "precision": config.precision, "replicas": config.num_clones,
             "strategy": plan.strategy, "exclude": list(plan.exclude), "trainable_scopes": list(plan.trainable_scopes),
             "optimizer": config.optimizer, "cache_features": bool(cached),
             "class_names": list(class_names) if class_names is not None else None}
