@@ -52,7 +52,8 @@ flags.DEFINE_float("full_learning_rate", _d.full_learning_rate, "Learning rate o
 flags.DEFINE_float("weight_decay", _d.weight_decay, "L2 weight decay (VGG's release value).")
 flags.DEFINE_string("device", _d.device, "auto, cpu or gpu.")
 flags.DEFINE_list("parts", list(_d.parts), "Parts to run: head (1, 2), full (3 with the baseline loop), keras (3a), "
-                                           "peak (4), precision (5: float32 against mixed_bfloat16; not by default).")
+                                           "peak (4), precision (5: float32 against mixed_bfloat16), replicas (6: 1 "
+                                           "against 2 replicas on CPU devices); 5 and 6 not by default.")
 flags.DEFINE_bool("keras_xla", _d.keras_xla, "Also time the Keras Applications model with jit_compile=True (XLA).")
 flags.DEFINE_string("work_dir", None, "Scratch directory (checkpoints, cache); default: a temporary one, deleted.")
 flags.DEFINE_integer("seed", _d.seed, "Random seed.")

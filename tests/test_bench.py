@@ -262,6 +262,17 @@ def test_precision_part_ratio_and_refusal_line():
     assert resolve(Settings()).parts == ("head", "full", "keras", "peak")  # asked for by name only
 
 
+def test_replicas_part_ratio():
+    """Part 6: images/s of two replicas over one."""
+    rep = _report()
+    rep["replicas"] = {"1": {"images_per_second": 40.0}, "2": {"images_per_second": 30.0}}
+    rep["ratios"] = report.ratios(rep)
+    assert rep["ratios"]["replicas_2_vs_1"] == pytest.approx(0.75)
+    text = report.format_report(rep)
+    assert "full fine-tune images/s: 2 replicas / 1 (vgg_16, CPU devices)     0.75  (target info)" in text
+    assert "on a CPU this is their overhead, not a speed-up" in text
+
+
 # ---------------------------------------------------------------- the checkpoint the bench writes
 
 def test_write_checkpoint_v1_is_atomic(tmp_path):

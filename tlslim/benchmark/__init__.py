@@ -42,7 +42,13 @@ use the embedded CifarNet (pretrained on the SYNTHETIC source task). The full fi
    backward pass computes the gradients with respect to both inputs and weights, each a
    forward's worth of multiply-adds). The count with every tap is reported too.
 
-Targets (from issue 7): cached head epochs >= 20x faster than the baseline at equal accuracy
+5. (`--parts precision`, not by default) the full fine-tune step at float32 and at
+   mixed_bfloat16, or the one line refusing bfloat16 on hardware without it.
+6. (`--parts replicas`, not by default) the full fine-tune step on one device and on two
+   replicas on CPU logical devices (`tlslim.train.Replicated`): on a CPU both share the cores,
+   so the ratio is replication's overhead.
+
+Targets: cached head epochs >= 20x faster than the baseline at equal accuracy
 (+-1 point); full fine-tune >= 1.0x Keras and >= 1.3x the baseline; >= 50% of the matmul peak
 (`report.ratios`). The small preset takes a few minutes on 2 CPU cores. Other programs running
 at the same time skew every number: the load average is recorded at the start and the end.

@@ -15,9 +15,9 @@ from tlslim.benchmark.notebook import baseline_full, baseline_head, preprocessed
 from tlslim.benchmark.report import ratios, write_json
 from tlslim.benchmark.settings import resolve
 from tlslim.benchmark.timing import matmul_peak
-from tlslim.benchmark.tlslim_parts import cached, precisions, tlslim_full
+from tlslim.benchmark.tlslim_parts import cached, precisions, replicas, tlslim_full
 from tlslim.compat import graph_mode, tf
-from tlslim.device import choose_device
+from tlslim.device import choose_device, replica_devices
 from tlslim.errors import TlslimError
 
 
@@ -31,6 +31,8 @@ def run(settings, output=None):
     """
     s = resolve(settings)
     parts = set(s.parts)
+    if "replicas" in parts:
+        replica_devices(2, on_cpu=True)  # the CPU split in two before anything starts TF's devices
     if "keras" in parts:
         tf.enable_eager_execution()
     work_dir = s.work_dir or tempfile.mkdtemp(prefix="tlslim_bench_")
@@ -49,7 +51,7 @@ def run(settings, output=None):
             raise TlslimError(f"{len(train_set)} training images is less than one batch of {B}; raise --train_subset.")
         report["data"] = {"dataset": s.dataset, "synthetic": s.dataset.startswith("synthetic"),
                           "train_images": len(train_set), "test_images": len(test_set), "num_classes": num_classes}
-        if not parts & {"full", "keras", "precision"} and s.head_model != s.model:
+        if not parts & {"full", "keras", "precision", "replicas"} and s.head_model != s.model:
             ckpt = None  # no part runs s.model
         elif s.synthetic_checkpoint:
             logging.info("writing a SYNTHETIC %s checkpoint (release format, random values)", s.model)
@@ -94,6 +96,8 @@ def run(settings, output=None):
                                                          report["tlslim_full"]["images_per_second"]))
         if "precision" in parts:
             report["precision"] = precisions(s, ckpt, train_set, test_set, n_full // B)
+        if "replicas" in parts:
+            report["replicas"] = replicas(s, ckpt, train_set, test_set, n_full // B)
         if "peak" in parts:
             peaks.append(matmul_peak(s.matmul_size, choose_device(s.device)))
             report["matmul_peak"] = {"n": s.matmul_size, "gflop_per_second_runs": peaks,

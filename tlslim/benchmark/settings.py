@@ -23,8 +23,8 @@ PRESETS = {
                  full_images=1024, matmul_size=8192),
 }
 # head: parts 1 and 2; full: 3 with the baseline loop and the FLOP count; keras: 3a; peak: 4;
-# precision: 5 (asked for by name, not run by default).
-PARTS = ("head", "full", "keras", "peak", "precision")
+# precision: 5, replicas: 6 (asked for by name, not run by default).
+PARTS = ("head", "full", "keras", "peak", "precision", "replicas")
 DEFAULT_PARTS = PARTS[:4]
 
 

@@ -11,7 +11,7 @@ import shutil
 from tlslim import train
 from tlslim.benchmark.timing import best_time
 from tlslim.compat import tf
-from tlslim.device import check_precision, choose_device
+from tlslim.device import check_precision, choose_device, replica_devices
 from tlslim.errors import TlslimError
 
 
@@ -45,19 +45,23 @@ def _cached_summary(result, steps_per_epoch):
             "epoch_seconds": result["train_seconds"] / max(epochs, 1), "history": history}
 
 
-def tlslim_full(s, ckpt, train_set, test_set, steps, precision="float32"):
+def tlslim_full(s, ckpt, train_set, test_set, steps, precision="float32", num_clones=1):
     """{'images_per_second'} of tlslim's full fine-tuning graph of s.model (strategy all,
-    tf.data input, the training loop's fetches) at `precision`: the best of s.rounds runs of
-    `steps` steps after a warm-up step."""
+    tf.data input, the training loop's fetches) at `precision`, on `num_clones` replicas on CPU
+    devices when more than one: the best of s.rounds runs of `steps` steps after a warm-up step."""
     config = train.check_config(train.TrainConfig(
         model=s.model, checkpoint_path=ckpt, exclude="auto", strategy="all", dataset=s.dataset,
         image_size=s.image_size, batch_size=s.batch_size, max_steps=steps, optimizer=s.optimizer,
         learning_rate=s.full_learning_rate, weight_decay=s.weight_decay, augment=False, seed=s.seed,
-        device=s.device, precision=precision))
+        device=s.device, precision=precision, num_clones=num_clones, clone_on_cpu=num_clones > 1))
     plan = train.make_plan(config, train_set.num_classes, s.image_size)
-    device = choose_device(s.device)
-    check_precision(precision, device)
-    builder = train.FullGraph(config, plan, train_set, test_set, s.image_size, device)
+    if num_clones > 1:
+        builder = train.Replicated(config, plan, train_set, test_set, s.image_size,
+                                   replica_devices(num_clones, on_cpu=True))
+    else:
+        device = choose_device(s.device)
+        check_precision(precision, device)
+        builder = train.FullGraph(config, plan, train_set, test_set, s.image_size, device)
     tg = builder.build(start_step=0)
     with tg.graph.as_default():
         init_fn = plan.restore_plan.make_init_fn(tg.model_variables)
@@ -80,3 +84,10 @@ def precisions(s, ckpt, train_set, test_set, steps):
     except TlslimError as err:  # this CPU (or GPU) has no bfloat16 arithmetic
         out["mixed_bfloat16"] = {"refused": str(err)}
     return out
+
+
+def replicas(s, ckpt, train_set, test_set, steps):
+    """tlslim_full on one device and on two replicas (the CPU split in two logical devices), one
+    after the other: {'1': {...}, '2': {...}}. The replicas share the same cores, so on a CPU this
+    measures their overhead, not a speed-up."""
+    return {str(n): tlslim_full(s, ckpt, train_set, test_set, steps, num_clones=n) for n in (1, 2)}
