@@ -36,8 +36,8 @@ import functools
 
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
-from tlslim.nets.common import spatial_size, valid_or_same
-from tlslim.nets.inception_utils import fc_aux_logits
+from tlslim.nets.common import valid_or_same
+from tlslim.nets.inception_utils import fc_aux_logits, pool_whole_map
 from tlslim.nets.registry import NetInfo, register
 
 __all__ = ["inception_resnet_v2_base", "inception_resnet_v2", "inception_resnet_v2_arg_scope", "block35",
@@ -247,12 +247,7 @@ def inception_resnet_v2(inputs, num_classes=1001, is_training=True, dropout_keep
                     end_points["AuxLogits"] = fc_aux_logits(end_points["PreAuxLogits"], num_classes, aux_release_shapes,
                                                             "Conv2d_1a_3x3", "Conv2d_2a_5x5", "Logits")
             with tf.variable_scope("Logits"):
-                hw = spatial_size(net)
-                if hw:
-                    net = slim.avg_pool2d(net, list(hw), padding="VALID", scope="AvgPool_1a_8x8")
-                else:
-                    net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
-                end_points["global_pool"] = net
+                net = pool_whole_map(net, end_points, "AvgPool_1a_8x8")
                 if not num_classes:
                     return net, end_points
                 net = slim.flatten(net)

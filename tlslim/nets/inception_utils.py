@@ -5,7 +5,7 @@ from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
 from tlslim.nets.common import pad_to_kernel, reduced_kernel_size_for_small_input, spatial_size
 
-__all__ = ["inception_arg_scope", "logits_block", "fc_aux_logits"]
+__all__ = ["inception_arg_scope", "logits_block", "fc_aux_logits", "pool_whole_map"]
 
 
 def inception_arg_scope(weight_decay=0.00004, use_batch_norm=True, batch_norm_decay=0.9997, batch_norm_epsilon=0.001,
@@ -81,3 +81,16 @@ def fc_aux_logits(net, num_classes, release_shapes, pool_scope, conv_scope, logi
         net = tf.reduce_mean(net, [1, 2], keepdims=True, name="GlobalPool")
     net = slim.flatten(net)
     return slim.fully_connected(net, num_classes, activation_fn=None, scope=logits_scope)
+
+
+def pool_whole_map(net, end_points, scope):
+    """Inception v4's and Inception-ResNet-v2's pool before the classifier: a VALID average pool
+    over the whole map (`scope`), or a mean ('global_pool') when its size is known only at run
+    time; recorded as end_points['global_pool']."""
+    hw = spatial_size(net)
+    if hw:
+        net = slim.avg_pool2d(net, list(hw), padding="VALID", scope=scope)
+    else:
+        net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
+    end_points["global_pool"] = net
+    return net

@@ -31,8 +31,8 @@ import functools
 
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
-from tlslim.nets.common import spatial_size, valid_or_same
-from tlslim.nets.inception_utils import fc_aux_logits, inception_arg_scope
+from tlslim.nets.common import valid_or_same
+from tlslim.nets.inception_utils import fc_aux_logits, inception_arg_scope, pool_whole_map
 from tlslim.nets.registry import NetInfo, register
 
 __all__ = ["inception_v4_base", "inception_v4", "inception_v4_arg_scope", "block_inception_a",
@@ -217,12 +217,7 @@ def inception_v4(inputs, num_classes=1001, is_training=True, dropout_keep_prob=0
                         end_points["AuxLogits"] = fc_aux_logits(end_points["Mixed_6h"], num_classes, aux_release_shapes,
                                                                 "AvgPool_1a_5x5", "Conv2d_2a", "Aux_logits")
                 with tf.variable_scope("Logits"):
-                    hw = spatial_size(net)
-                    if hw:
-                        net = slim.avg_pool2d(net, list(hw), padding="VALID", scope="AvgPool_1a")
-                    else:
-                        net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
-                    end_points["global_pool"] = net
+                    net = pool_whole_map(net, end_points, "AvgPool_1a")
                     if not num_classes:
                         return net, end_points
                     net = slim.dropout(net, dropout_keep_prob, scope="Dropout_1b")
