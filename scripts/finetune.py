@@ -15,7 +15,9 @@ tlslim.train.TrainConfig. TF-Slim's train_image_classifier.py names are accepted
 --preprocessing_name (--train_dir, --optimizer, --trainable_scopes, --weight_decay, --batch_size,
 --learning_rate, --momentum are spelled the same). Not mapped: --num_epochs_per_decay (use
 --decay_steps, in steps), --save_interval_secs and --save_summaries_secs (use --save_every_steps),
---num_clones, --ignore_missing_vars (the preflight check stops on missing variables instead).
+--ignore_missing_vars (the preflight check stops on missing variables instead). Across machines:
+TF_CONFIG, or --worker_hosts/--ps_hosts with --job_name and --task (slim's --worker_replicas and
+--num_ps_tasks are checked against them); see the README's "Training across machines".
 """
 import dataclasses
 import os
@@ -41,6 +43,12 @@ def main(argv):
             print(f"{name}={cli.flag_text(value)}")
         return
     result = train.train(config)
+    if result["role"] and result["top1"] is None:  # a cluster's task other than the chief
+        if result["step"] is None:
+            print(f"{result['role']}: the chief released it; the run is over")
+        else:
+            print(f"{result['role']}: stopped at step {result['step']}; the chief saves and evaluates the run")
+        return
     top5 = f", top-5 {result['top5']:.4f}" if result["top5"] is not None else ""
     print(f"step {result['step']}: test top-1 {result['top1']:.4f}{top5}; checkpoint {result['checkpoint']}")
 

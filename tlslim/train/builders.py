@@ -2,6 +2,7 @@
 
     FullGraph   the whole net on tf.data batches (every strategy; augmentation; mixed precision)
     Replicated  FullGraph on several devices at once (tf.distribute's MirroredStrategy)
+    Distributed FullGraph as one worker of a cluster (parameter servers; tlslim.train.cluster)
     CachedHead  the head alone on cached penultimate features of the frozen base (strategy head)
 
 A builder makes its graph around `graph.build_towers` (so both have the same loss, optimizer,
@@ -21,6 +22,7 @@ trains on dropped-out features and here on the clean ones. Dropout that belongs 
 (Inception's Dropout_0b, after PreLogits) still applies. An auxiliary head (Inception v3's
 AuxLogits) reads the base, so CachedHead trains without the auxiliary loss.
 """
+import contextlib
 import os
 
 import numpy as np
@@ -31,6 +33,7 @@ from tlslim.compat import tf
 from tlslim.device import precision_session_config, session_config
 from tlslim.errors import TlslimError
 from tlslim.scopes import in_scope
+from tlslim.train.cluster import build_ops, device_setter, start_server, wait_reachable, worker_session_config
 from tlslim.train.evaluation import run_eval, style_stats
 from tlslim.train.graph import build_towers
 
@@ -38,9 +41,10 @@ CACHE_FLAG = "--cache_features"
 DEFAULT_CACHE_DIR = os.path.join("runs", "feature_cache")
 
 
-def data_seed(seed, step):
-    """The data order's seed at `step`: a resumed run sees a fresh order, not the batches it saw."""
-    return (int(seed) * 1_000_003 + int(step)) % (2 ** 31 - 1)
+def data_seed(seed, step, stream=0):
+    """The data order's seed at `step`: a resumed run sees a fresh order, not the batches it saw;
+    `stream` tells apart processes that train at once (a cluster's workers)."""
+    return (int(seed) * 1_000_003 + int(step) + int(stream) * 7_919_993) % (2 ** 31 - 1)
 
 
 class FullGraph:
@@ -55,9 +59,18 @@ class FullGraph:
     def prepare(self):
         """Work before the graph (none here)."""
 
+    # The session's target: '' for this process; a server's for a cluster.
+    target = ""
+    # Which order of the data this builder trains on (workers of a cluster each have their own).
+    data_stream = 0
+
+    def placement(self):
+        """A device scope over the whole graph (none here)."""
+        return contextlib.nullcontext()
+
     def build(self, start_step):
         c = self.config
-        with tf.Graph().as_default():
+        with tf.Graph().as_default(), self.placement():
             tf.set_random_seed(c.seed)
             tf.train.get_or_create_global_step()
             train_data, eval_iterator = self._pipelines(start_step)
@@ -65,7 +78,11 @@ class FullGraph:
             eval_images, eval_labels = eval_iterator.get_next()
             tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, eval_images, self.device)
             tg.inputs.update(eval_init=eval_iterator.initializer, eval_labels=eval_labels)
+            self.add_ops(tg)
         return tg
+
+    def add_ops(self, tg):
+        """The builder's own ops, in the graph after the towers (none here)."""
 
     def _pipelines(self, start_step):
         """(training tf.data.Dataset, initializable evaluation iterator), on the CPU."""
@@ -74,7 +91,7 @@ class FullGraph:
             stats = style_stats(self.style, self.train_set)
             # Reseeded from the step on resume, so a resumed run sees a fresh order.
             train_data = data.input_pipeline(self.train_set, c.batch_size, self.image_size, self.style,
-                                             is_training=True, seed=data_seed(c.seed, start_step),
+                                             is_training=True, seed=data_seed(c.seed, start_step, self.data_stream),
                                              augment=c.augment, stats=stats, geometry=c.geometry)
             eval_data = data.input_pipeline(self.test_set, c.eval_batch_size or c.batch_size, self.image_size,
                                             self.style, is_training=False, stats=stats, geometry=c.geometry)
@@ -134,7 +151,35 @@ class Replicated(FullGraph):
         return super().step_fn(sess, tg, start_step)
 
 
-def cache_problem(config, exclude=None):
+class Distributed(FullGraph):
+    """FullGraph as one worker of a cluster (tlslim.train.cluster): the variables on the parameter
+    servers, this worker's ops on its own device, its own order of the data, and the ops that join
+    and leave the cluster (tg.inputs['cluster'])."""
+
+    def __init__(self, config, plan, train_set, test_set, image_size, device, cluster):
+        super().__init__(config, plan, train_set, test_set, image_size, device)
+        self.cluster, self.server = cluster, None
+        self.data_stream = cluster.rank
+        self.label = "" if cluster.is_chief else f" ({cluster.name(cluster.job, cluster.index)})"
+
+    def prepare(self):
+        """Start this worker's server once the parameter servers answer."""
+        cl = self.cluster
+        wait_reachable(cl, [("ps", i) for i in range(len(cl.ps))], self.config.cluster_timeout)
+        self.server = start_server(cl, session_config())
+        self.target = self.server.target
+
+    def placement(self):
+        return tf.device(device_setter(self.cluster))
+
+    def add_ops(self, tg):
+        tg.inputs["cluster"] = build_ops(self.cluster)
+
+    def session_config(self):
+        return worker_session_config(super().session_config(), self.cluster)
+
+
+def cache_problem(config, exclude=None, workers=1):
     """Why `config` (checked) cannot train on cached features, or None. `exclude`: the plan's
     resolved exclusions (default: the config's)."""
     info = nets.get_info(config.model)
@@ -156,6 +201,8 @@ def cache_problem(config, exclude=None):
                 f"{head}; drop {CACHE_FLAG} or exclude only scopes under {head}.")
     if config.num_clones > 1:
         return f"{CACHE_FLAG} trains the head on one device; drop --num_clones or {CACHE_FLAG}."
+    if workers > 1:
+        return f"{CACHE_FLAG} trains the head in one process; drop {CACHE_FLAG}, or train without a cluster."
     if config.augment:
         return (f"{CACHE_FLAG} computes each image's features once, so random augmentation cannot apply; pass "
                 f"--noaugment, or drop {CACHE_FLAG}.")
@@ -169,7 +216,7 @@ def cache_dir(config):
     return config.cache_dir or DEFAULT_CACHE_DIR
 
 
-def use_cache(config):
+def use_cache(config, workers=1):
     """Whether a run of `config` (checked) trains on cached features.
 
     cache_features False: no. True: yes, and a one-line TlslimError if the run cannot (not the
@@ -179,7 +226,7 @@ def use_cache(config):
     """
     if config.cache_features is False:
         return False
-    problem = cache_problem(config)
+    problem = cache_problem(config, workers=workers)
     if config.cache_features is None:
         return problem is None and config.augment is False
     if problem:

@@ -16,9 +16,13 @@ from tlslim import data, embedded, nets, restore
 from tlslim.device import PRECISIONS
 from tlslim.errors import TlslimError
 from tlslim.scopes import parse_scopes
+from tlslim.train.cluster import parse_hosts
 
 # The one list of strategies, in the order a comparison shows them (scratch is the baseline).
 STRATEGIES = ("scratch", "head", "top", "all", "discriminative")
+# The fields that place a process in a cluster (tlslim.train.cluster); scripts that run several
+# trainings one after another (compare.py) leave them out.
+CLUSTER_FIELDS = ("job_name", "task", "worker_hosts", "ps_hosts", "worker_replicas", "num_ps_tasks", "cluster_timeout")
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 LR_DECAYS = ("fixed", "exponential", "cosine")
 
@@ -110,6 +114,21 @@ class TrainConfig:
                    "GPUs of compute capability 8.0+). Weights and checkpoints stay float32.",
         choices=PRECISIONS)
     mixed_precision: bool = field(False, "Alias of --precision mixed_float16.")
+    # Training across machines (tlslim.train.cluster): slim's flags and TensorFlow's host lists; or TF_CONFIG.
+    job_name: str = field("worker", "In a cluster: this process's role, worker (trains; worker 0 is the chief, "
+                                    "which alone writes the train_dir) or ps (a parameter server: holds the "
+                                    "variables).", choices=("worker", "ps"))
+    task: int = field(0, "In a cluster: this process's index among the --worker_hosts (or the --ps_hosts with "
+                         "--job_name ps).", aliases=("task_index",))
+    worker_hosts: Optional[Tuple[str, ...]] = field(
+        None, "Comma-separated host:port of every worker of a cluster, the chief first (or the TF_CONFIG "
+              "environment variable: its cluster and task).")
+    ps_hosts: Optional[Tuple[str, ...]] = field(None, "Comma-separated host:port of the cluster's parameter servers.")
+    worker_replicas: Optional[int] = field(None, "Number of workers (slim's flag): checked against the cluster.")
+    num_ps_tasks: Optional[int] = field(None, "Number of parameter servers (slim's flag): checked against the "
+                                              "cluster.")
+    cluster_timeout: float = field(120.0, "Seconds to wait for the cluster's other processes (the parameter "
+                                          "servers, the chief's initialization, the other workers at the end).")
 
     def __post_init__(self):
         # Parse at the edge: strings become typed values once; typed values pass unchanged.
@@ -117,6 +136,9 @@ class TrainConfig:
             self.exclude = tuple(parse_scopes(self.exclude))
         if self.trainable_scopes is not None:
             self.trainable_scopes = tuple(parse_scopes(self.trainable_scopes)) or None
+        for name in ("worker_hosts", "ps_hosts"):
+            if getattr(self, name) is not None:
+                setattr(self, name, parse_hosts(getattr(self, name), f"--{name}") or None)
         if self.scope_map is not None:
             self.scope_map = restore.parse_scope_map(self.scope_map) or None
         if self.checkpoint_path is not None and not str(self.checkpoint_path).strip():
@@ -140,15 +162,15 @@ def check_config(config):
             raise TlslimError(f"--{name} must be one of {', '.join(allowed)}, got '{value}'.")
     _positive(config, "num_clones", "batch_size", "max_steps", "learning_rate", "lr_factor", "decay_steps",
               "decay_rate", "image_size", "eval_batch_size", "eval_examples", "log_every_steps", "save_every_steps",
-              "keep_checkpoints")
+              "keep_checkpoints", "worker_replicas", "cluster_timeout")
     # Images of unknown size here: an impossible geometry fails now, 'auto' is settled on the data.
     data.choose_geometry(config.geometry, config.preprocessing or info.preprocessing, None,
                          config.image_size or info.default_image_size)
     if config.batch_size % config.num_clones:
         raise TlslimError(f"--batch_size {config.batch_size} does not split into --num_clones {config.num_clones} "
                           f"equal shares; use a multiple of {config.num_clones}.")
-    for name in ("unfreeze", "aux_loss_weight"):
-        if getattr(config, name) < 0:
+    for name in ("unfreeze", "aux_loss_weight", "task", "num_ps_tasks"):
+        if getattr(config, name) is not None and getattr(config, name) < 0:
             raise TlslimError(f"--{name} must be 0 or more, got {getattr(config, name)}.")
     if config.mixed_precision:
         if config.precision not in ("float32", "mixed_float16"):

@@ -14,6 +14,7 @@ then not read again) and stops at `max_steps`. Ctrl-C saves a checkpoint before 
 non-finite loss stops with a TlslimError and nothing is saved, so the latest checkpoint stays the
 last good one.
 """
+import contextlib
 import dataclasses
 import time
 
@@ -22,10 +23,10 @@ from absl import logging
 
 from tlslim import data, nets
 from tlslim.compat import graph_mode, tf
-from tlslim.device import check_precision, choose_device, describe, replica_devices
+from tlslim.device import check_precision, choose_device, describe, replica_devices, session_config
 from tlslim.errors import TlslimError
 from tlslim.progress import format_duration
-from tlslim.train import builders, rundir
+from tlslim.train import builders, cluster, rundir
 from tlslim.train.config import check_config, default_train_dir
 from tlslim.train.evaluation import eval_metrics, first_examples, format_metrics
 from tlslim.train.plan import make_plan
@@ -70,30 +71,33 @@ def _log_plan(plan, tg, restored, resume_from):
                  len(tg.var_list), ", ".join(plan.trainable_scopes), len(tg.update_ops))
 
 
-def _suggest_cache(config):
+def _suggest_cache(config, workers):
     """One line when a head-only run augments, so the base runs every step, though it need not."""
     if config.strategy == "head" and config.cache_features is None and config.augment is not False and \
-            builders.cache_problem(dataclasses.replace(config, augment=False)) is None:
+            builders.cache_problem(dataclasses.replace(config, augment=False), workers=workers) is None:
         logging.info("only the head trains: %s --noaugment would run the frozen base once per image instead of "
                      "once per step (on a CPU roughly 20x faster per epoch; scripts/bench.py measures it)",
                      builders.CACHE_FLAG)
 
 
-def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, writer=None):
+def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, writer=None, before_last_save=None):
     """Train on an initialized session to `config.max_steps`.
 
     run_step() takes one step -> (loss, accuracy, learning_rate, global step after it);
     evaluation(step) -> metrics. Logs (and, with `writer`, TensorBoard scalars) every
     log_every_steps, saves every save_every_steps and at the end, evaluates at step 0 (with
     eval_every_steps), every eval_every_steps and at the end. A non-finite loss raises TlslimError
-    with nothing saved; Ctrl-C saves, then re-raises. Returns {'step', 'loss' (None if no step
-    ran), 'losses' ([(step, loss)]), 'checkpoint', 'final' (the last metrics), 'loop_seconds'}.
+    with nothing saved; Ctrl-C saves, then re-raises. `train_dir` and `evaluation` None: nothing is
+    saved or evaluated (a worker of a cluster that is not the chief). `before_last_save()` runs
+    before the last checkpoint. Returns {'step', 'loss' (None if no step ran), 'losses' ([(step,
+    loss)]), 'checkpoint', 'final' (the last metrics, or None), 'loop_seconds'}.
     """
-    step = start_step = int(sess.run(tg.global_step))
+    step = int(sess.run(tg.global_step))
     checkpoint = latest
     if step >= config.max_steps:
-        logging.info("%s is already at step %d (max_steps %d): evaluating only", train_dir, step, config.max_steps)
-    elif config.eval_every_steps and step == 0:
+        logging.info("%s is already at step %d (max_steps %d)%s", train_dir or "the run", step, config.max_steps,
+                     ": evaluating only" if evaluation else "")
+    elif config.eval_every_steps and step == 0 and evaluation:
         evaluation(step)
     loss, losses, loop_seconds = None, [], 0.0
     window, window_seconds = [], 0.0  # (loss, accuracy) of the steps since the last log line
@@ -119,21 +123,35 @@ def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, wri
                              config.max_steps, mean_loss, mean_acc, rate, format_duration(eta), lr)
                 loop_seconds += window_seconds
                 window, window_seconds = [], 0.0
-            if step % config.save_every_steps == 0 and step < config.max_steps:
+            if train_dir and step % config.save_every_steps == 0 and step < config.max_steps:
                 checkpoint = rundir.save_checkpoint(sess, tg, train_dir)
-            if config.eval_every_steps and step % config.eval_every_steps == 0 and step < config.max_steps:
+            if evaluation and config.eval_every_steps and step % config.eval_every_steps == 0 and \
+                    step < config.max_steps:
                 evaluation(step)
     except KeyboardInterrupt:
         step = int(sess.run(tg.global_step))
-        rundir.save_checkpoint(sess, tg, train_dir)
-        logging.warning("interrupted at step %d; checkpoint saved in %s; run the same command again to resume",
-                        step, train_dir)
+        if train_dir:
+            rundir.save_checkpoint(sess, tg, train_dir)
+        logging.warning("interrupted at step %d; %srun the same command again to resume", step,
+                        f"checkpoint saved in {train_dir}; " if train_dir else "")
         raise
     loop_seconds += window_seconds
-    if not latest or step != start_step:
+    if before_last_save:
+        before_last_save()
+        step = int(sess.run(tg.global_step))
+    if train_dir and (not checkpoint or rundir.checkpoint_step(checkpoint) != step):
         checkpoint = rundir.save_checkpoint(sess, tg, train_dir)
-    return {"step": step, "loss": loss, "losses": losses, "checkpoint": checkpoint, "final": evaluation(step),
-            "loop_seconds": loop_seconds}
+    return {"step": step, "loss": loss, "losses": losses, "checkpoint": checkpoint,
+            "final": evaluation(step) if evaluation else None, "loop_seconds": loop_seconds}
+
+
+def _result(started, step=None, loss=None, final=None, train_seconds=0.0, history=(), losses=(), train_dir=None,
+            checkpoint=None, cache=None, role=None):
+    final = final or {}
+    return {"step": step, "loss": loss, "top1": final.get("top1"), "top5": final.get("top5"),
+            "eval_loss": final.get("loss"), "seconds": time.time() - started, "train_seconds": train_seconds,
+            "history": list(history), "losses": list(losses), "train_dir": train_dir, "checkpoint": checkpoint,
+            "cache": cache, "role": role}
 
 
 def train(config):
@@ -143,13 +161,20 @@ def train(config):
     'seconds', 'train_seconds' (in training steps), 'history' (evaluation points: step, top1, top5,
     loss, count, seconds since the start), 'losses' ([(step, training loss)] of the steps this call
     ran), 'train_dir', 'checkpoint', 'cache' (cached features: their entries, whether this run
-    extracted them and how long it took; None without the cache)}. Raises TlslimError for anything
-    the user can fix; KeyboardInterrupt after saving a checkpoint.
+    extracted them and how long it took; None without the cache), 'role' (in a cluster: 'the
+    chief', 'worker 1', 'ps 0'; else None)}. In a cluster only the chief saves and evaluates: the
+    others return no metrics, checkpoint or train_dir. Raises TlslimError for anything the user can
+    fix; KeyboardInterrupt after saving a checkpoint.
     """
     started = time.time()
     graph_mode()
     config = check_config(config)
-    cached = builders.use_cache(config)
+    team = cluster.resolve(config)
+    if team is not None and team.job == "ps":
+        cluster.serve(team, session_config())
+        return _result(started, role=team.name(team.job, team.index))
+    chief = team is None or team.is_chief
+    cached = builders.use_cache(config, workers=len(team.workers) if team else 1)
     if cached and config.augment is None:
         config = dataclasses.replace(config, augment=False)  # a cached feature is computed once, unaugmented
     info = nets.get_info(config.model)
@@ -159,14 +184,17 @@ def train(config):
     device = devices[0] if devices else choose_device(config.device)
     check_precision(config.precision, device)
     train_dir = config.train_dir or default_train_dir(config)
-    rundir.check_writable_dir(train_dir)
+    if chief:
+        rundir.check_writable_dir(train_dir)
     if cached:
         rundir.check_writable_dir(builders.cache_dir(config), "--cache_dir", "cached features")
     where = f"{len(devices)} replicas: {', '.join(devices)}" if devices else describe(device)
     logging.info("model %s on %s%s", config.model, where, "; head trained on cached features"
                  if cached else "")
+    if team:
+        logging.info("cluster: %s", team.describe())
     if not cached:
-        _suggest_cache(config)
+        _suggest_cache(config, len(team.workers) if team else 1)
 
     # Data.
     train_set = data.load(config.dataset, config.dataset_dir, split="train", train_subset=config.train_subset,
@@ -181,23 +209,26 @@ def train(config):
                  "slim's crops" if config.geometry == "slim" else "whole image")
 
     # Plan: what to restore and what to train (stops here on a bad checkpoint or scope).
-    latest = rundir.latest_checkpoint(train_dir)
+    latest = rundir.latest_checkpoint(train_dir) if chief else None
     resumed = rundir.read_run_record(train_dir) if latest else None
     rundir.compare_records(train_dir, resumed, {"model": config.model, "num_classes": train_set.num_classes})
     plan = make_plan(config, train_set.num_classes, image_size, resumed)
-    if plan.restore_plan is not None:
+    if plan.restore_plan is not None and chief:
         logging.info("%s", plan.restore_plan.report.text())
 
     # Graph.
     if devices:
         builder = builders.Replicated(config, plan, train_set, test_set, image_size, devices)
+    elif team:
+        builder = builders.Distributed(config, plan, train_set, test_set, image_size, device, team)
     else:
         builder = (builders.CachedHead if cached else builders.FullGraph)(config, plan, train_set, test_set,
                                                                           image_size, device)
     builder.prepare()
     start_step = rundir.checkpoint_step(latest) if latest else 0
     tg = builder.build(start_step)
-    record = rundir.run_record(config, train_set.num_classes, image_size, plan, cached, train_set.class_names)
+    record = rundir.run_record(config, train_set.num_classes, image_size, plan, cached, train_set.class_names,
+                               workers=len(team.workers) if team else 1, parameter_servers=len(team.ps) if team else 0)
     with tg.graph.as_default():
         if latest:
             rundir.check_resumable(train_dir, latest, record, tg.graph)
@@ -205,20 +236,28 @@ def train(config):
         init_fn = plan.restore_plan.make_init_fn(tg.model_variables) if plan.restore_plan and not latest else None
         restored = list(init_fn.var_list.values()) if init_fn else []
         init_op = tf.variables_initializer([v for v in tf.global_variables() if v not in set(restored)])
-    _log_plan(plan, tg, restored, latest)
+    if chief:
+        _log_plan(plan, tg, restored, latest)
+    else:
+        logging.info("the variables live on the parameter servers; %s initializes them",
+                     team.name(*team.chief))
     tg.graph.finalize()
 
-    rundir.write_run_record(train_dir, record)
+    if chief:
+        rundir.write_run_record(train_dir, record)
     history = []
-    with tf.summary.FileWriter(train_dir) as writer, tf.Session(graph=tg.graph, config=builder.session_config()) \
-            as sess:
-        if latest:
-            tg.saver.restore(sess, latest)
-            logging.info("resuming from %s at step %d", latest, start_step)
-        else:
-            sess.run(init_op)
-            if init_fn:
-                init_fn(sess)
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(tf.summary.FileWriter(train_dir)) if chief else None
+        sess = stack.enter_context(tf.Session(builder.target, graph=tg.graph, config=builder.session_config()))
+
+        def initialize(sess):
+            if latest:
+                tg.saver.restore(sess, latest)
+                logging.info("resuming from %s at step %d", latest, start_step)
+            else:
+                sess.run(init_op)
+                if init_fn:
+                    init_fn(sess)
 
         def evaluation(step):
             m = eval_metrics(*builder.eval_pass(sess, tg))
@@ -228,12 +267,33 @@ def train(config):
             logging.info("eval at step %d%s: %s", step, builder.label, format_metrics(m))
             return m
 
-        loop = run_loop(sess, tg, config, train_dir, builder.step_fn(sess, tg, start_step), evaluation, latest,
-                        writer)
+        if team is None:
+            initialize(sess)
+        elif chief:
+            if cluster.chief_start(sess, tg.inputs["cluster"], initialize):
+                logging.info("rejoining the run the parameter servers hold, at step %d", sess.run(tg.global_step))
+        else:
+            cluster.wait_for_chief(sess, tg.inputs["cluster"], team, config.cluster_timeout)
+            logging.info("joined the run at step %d", sess.run(tg.global_step))
+        start_step = int(sess.run(tg.global_step))
+
+        def wait_for_workers():
+            cluster.wait_for_workers(sess, tg.inputs["cluster"], team, config.cluster_timeout)
+
+        loop = run_loop(sess, tg, config, train_dir if chief else None, builder.step_fn(sess, tg, start_step),
+                        evaluation if chief else None, latest, writer,
+                        before_last_save=wait_for_workers if team and chief else None)
+        if team:
+            # The chief's work on the shared variables is over: release the parameter servers.
+            sess.run(tg.inputs["cluster"].release_ps if chief else tg.inputs["cluster"].worker_done)
     final, seconds = loop["final"], time.time() - started
-    logging.info("done: step %d in %s (training steps %s); %s", loop["step"], format_duration(seconds),
-                 format_duration(loop["loop_seconds"]), format_metrics(final))
-    return {"step": loop["step"], "loss": loop["loss"], "top1": final["top1"], "top5": final["top5"],
-            "eval_loss": final["loss"], "seconds": seconds, "train_seconds": loop["loop_seconds"],
-            "history": history, "losses": loop["losses"], "train_dir": train_dir, "checkpoint": loop["checkpoint"],
-            "cache": builder.summary() or None}
+    if final is None:
+        logging.info("done: %s stopped at step %d in %s (training steps %s); %s saves and evaluates the run",
+                     team.name(team.job, team.index), loop["step"], format_duration(seconds),
+                     format_duration(loop["loop_seconds"]), team.name(*team.chief))
+    else:
+        logging.info("done: step %d in %s (training steps %s); %s", loop["step"], format_duration(seconds),
+                     format_duration(loop["loop_seconds"]), format_metrics(final))
+    return _result(started, loop["step"], loop["loss"], final, loop["loop_seconds"], history, loop["losses"],
+                   train_dir if chief else None, loop["checkpoint"], builder.summary() or None,
+                   team.name(team.job, team.index) if team else None)

@@ -27,13 +27,15 @@ def latest_checkpoint(train_dir):
     return tf.train.latest_checkpoint(train_dir) if os.path.isdir(train_dir) else None
 
 
-def run_record(config, num_classes, image_size, plan, cached=False, class_names=None):
+def run_record(config, num_classes, image_size, plan, cached=False, class_names=None, workers=1,
+               parameter_servers=0):
     """The JSON-ready record of what a run is; `class_names` (the training set's) let predict.py
-    name a fine-tuned net's outputs."""
+    name a fine-tuned net's outputs; `workers` and `parameter_servers` count a cluster's tasks."""
     dataset_dir = os.path.abspath(config.dataset_dir) if config.dataset_dir else None
     return {"model": config.model, "dataset": config.dataset, "dataset_dir": dataset_dir,
             "num_classes": num_classes, "image_size": image_size, "preprocessing": config.preprocessing,
             "geometry": config.geometry, "precision": config.precision, "replicas": config.num_clones,
+            "workers": workers, "parameter_servers": parameter_servers,
             "strategy": plan.strategy, "exclude": list(plan.exclude), "trainable_scopes": list(plan.trainable_scopes),
             "optimizer": config.optimizer, "cache_features": bool(cached),
             "class_names": list(class_names) if class_names is not None else None}
