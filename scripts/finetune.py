@@ -51,6 +51,8 @@ def main(argv):
         return
     top5 = f", top-5 {result['top5']:.4f}" if result["top5"] is not None else ""
     print(f"step {result['step']}: test top-1 {result['top1']:.4f}{top5}; checkpoint {result['checkpoint']}")
+    if result["diverged"]:
+        sys.stderr.write(f"warning: {result['diverged']}\n")
 
 
 if __name__ == "__main__":

@@ -112,13 +112,15 @@ def runs(inputs):
     cases = _cases(inputs)
     assert tuple(cases) == NAMES
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cwd = inputs["root"] / "cwd"
-    cwd.mkdir()
     results, names = {}, list(cases)
     for i in range(0, len(names), 2):
         batch = names[i:i + 2]
+        # Each its own working directory: two runs on one default train_dir would meet its lock.
+        for n in batch:
+            (inputs["root"] / f"cwd_{n}").mkdir()
         before = {n: _listing(inputs["root"]) for n in batch}
-        procs = {n: subprocess.Popen([sys.executable, FINETUNE, *map(str, cases[n][0])], cwd=str(cwd), env=env,
+        procs = {n: subprocess.Popen([sys.executable, FINETUNE, *map(str, cases[n][0])],
+                                     cwd=str(inputs["root"] / f"cwd_{n}"), env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in batch}
         for n, proc in procs.items():
             stdout, stderr = proc.communicate(timeout=600)
@@ -171,7 +173,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
     with pytest.raises(TlslimError) as err:
         train.train(config)
     message = str(err.value)
-    assert "\n" not in message and "No space left on device" in message and str(train_dir) in message
+    assert "\n" not in message and "(no space left on device)" in message and str(train_dir) in message
     latest = tf.train.latest_checkpoint(str(train_dir))
     assert os.path.basename(latest) == "model.ckpt-2"
     assert int(tf.train.load_checkpoint(latest).get_tensor("global_step")) == 2

@@ -255,7 +255,7 @@ def test_geometry_is_settled_on_the_data_recorded_and_kept_on_resume(release, tm
     result = train.train(_config(release, tmp_path, train_dir=run, geometry="slim", augment=True, max_steps=2))
     assert result["step"] == 2 and np.isfinite(result["loss"])
     assert train.read_run_record(run)["geometry"] == "slim"
-    with pytest.raises(TlslimError, match="holds a run with geometry slim but this run has geometry squash") as err:
+    with pytest.raises(TlslimError, match=r"holds a run made with other settings \(geometry slim there, squash here\)") as err:
         train.train(_config(release, tmp_path, train_dir=run, geometry="squash", max_steps=3))
     assert "\n" not in str(err.value)
     metrics, used = train.evaluate_run(train.EvalConfig(checkpoint_path=run, num_examples=20))
@@ -268,6 +268,12 @@ def test_geometry_is_settled_on_the_data_recorded_and_kept_on_resume(release, tm
     (dict(geometry="crop"), "--geometry must be one of auto, slim, squash"),
     (dict(preprocessing="nope"), "unknown preprocessing style 'nope'"),
     (dict(aux_loss_weight=-0.4), "--aux_loss_weight must be 0 or more, got -0.4"),
+    (dict(learning_rate=float("nan")), "--learning_rate must be a finite number, got nan"),
+    (dict(lr_factor=float("inf")), "--lr_factor must be a finite number, got inf"),
+    (dict(momentum=-0.5), "--momentum must be 0 or more, got -0.5"),
+    (dict(momentum=9.0), "--momentum must be at most 1, got 9.0"),
+    (dict(weight_decay=-1e-4), "--weight_decay must be 0 or more"),
+    (dict(cluster_timeout=0.0), "--cluster_timeout must be positive"),
 ])
 def test_config_errors_before_any_work(release, tmp_path, kw, text):
     with pytest.raises(TlslimError, match=text):

@@ -1,6 +1,8 @@
 """Checkpoints of a run: resume after SIGKILL or Ctrl-C, stop at max_steps, refuse a foreign
 train_dir, stop on a NaN loss without saving. CifarNet from scratch on the synthetic task."""
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,16 +56,26 @@ def _assert_resumes(train_dir, saved, extra=3):
 
 
 def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
+    """A second run on a live run's train_dir is refused, naming the live one; after SIGKILL its
+    lock is taken over and the run resumes."""
     train_dir = tmp_path / "run"
     proc = subprocess.Popen(_command(train_dir, 100000, 3), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(proc, lambda: (_latest_step(train_dir) or 0) >= 6, "the second checkpoint")
+        second = subprocess.run(_command(train_dir, 100000, 3), capture_output=True, text=True, timeout=300)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    assert second.returncode == 2
+    errors = [line for line in second.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and re.fullmatch(
+        rf"error: --train_dir {re.escape(str(train_dir))} is in use by another run \(pid {proc.pid} on \S+, started "
+        rf"\S+\); wait for it to finish or stop it, or pass another --train_dir\.", errors[0]), errors
     saved = _latest_step(train_dir)
     assert saved is not None and saved >= 6 and saved % 3 == 0
+    assert os.path.exists(train_dir / "tlslim.lock")  # left by the killed run
     _assert_resumes(train_dir, saved)
+    assert not os.path.exists(train_dir / "tlslim.lock")  # taken over, then released
 
 
 def test_ctrl_c_saves_and_resumes(tmp_path):
@@ -78,8 +90,7 @@ def test_ctrl_c_saves_and_resumes(tmp_path):
                 break
         assert _latest_step(train_dir) is None  # no periodic save yet
         proc.send_signal(signal.SIGINT)
-        log += proc.stdout.readlines()
-        proc.wait(timeout=120)
+        log += proc.communicate(timeout=240)[0].splitlines(keepends=True)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -123,7 +134,7 @@ def test_resume_restores_optimizer_state_without_the_release(tmp_path):
 def test_train_dir_of_another_model_is_refused(tmp_path):
     train_dir = tmp_path / "run"
     train.train(_config(train_dir, max_steps=1))
-    with pytest.raises(TlslimError, match=r"holds a run with model cifarnet but this run has model lenet"):
+    with pytest.raises(TlslimError, match=r"holds a run made with other settings \(model cifarnet there, lenet here\)"):
         train.train(_config(train_dir, model="lenet", image_size=32, max_steps=2))
     os.remove(train_dir / train.RUN_FILE)
     with pytest.raises(TlslimError, match=r"holds a checkpoint of another model or setup \(LeNet/"):
@@ -134,10 +145,61 @@ def test_train_dir_of_another_model_is_refused(tmp_path):
 
 def test_nan_loss_stops_without_saving(tmp_path):
     train_dir = tmp_path / "run"
-    good = train.train(_config(train_dir, max_steps=2))
+    # The first step's loss is finite (its update is what explodes), so step 1 is saved.
+    good = train.train(_config(train_dir, max_steps=1, learning_rate=1e30))
     with pytest.raises(TlslimError) as err:
         train.train(_config(train_dir, max_steps=50, learning_rate=1e30, save_every_steps=1000))
     message = str(err.value)
-    assert "at step" in message and "--learning_rate" in message and "1e+30" in message
+    assert "at step 2" in message and "--learning_rate" in message and "1e+30" in message
     assert tf.train.latest_checkpoint(str(train_dir)) == good["checkpoint"]
-    assert _latest_step(train_dir) == 2
+    assert _latest_step(train_dir) == 1
+
+
+def test_resume_refuses_other_settings_and_lists_them(tmp_path):
+    train_dir = tmp_path / "run"
+    train.train(_config(train_dir, max_steps=2))
+    files = {p: (train_dir / p).read_bytes() for p in sorted(os.listdir(train_dir))}
+    with pytest.raises(TlslimError) as err:
+        train.train(_config(train_dir, max_steps=4, learning_rate=0.5, batch_size=2, train_subset=3))
+    assert str(err.value) == (
+        f"--train_dir {train_dir} holds a run made with other settings (train_subset 2 there, 3 here; learning_rate "
+        f"0.01 there, 0.5 here; batch_size 4 there, 2 here); resume it with the flags that made it, or pass a new "
+        f"--train_dir to start a new run.")
+    assert {p: (train_dir / p).read_bytes() for p in sorted(os.listdir(train_dir))} == files
+    # Harmless changes resume.
+    result = train.train(_config(train_dir, max_steps=3, log_every_steps=2, save_every_steps=7, eval_examples=5))
+    assert [s for s, _ in result["losses"]] == [3]
+
+
+def test_moved_train_dir_resumes_and_keeps_its_checkpoint_count(tmp_path):
+    first = tmp_path / "first"
+    train.train(_config(first, max_steps=3, save_every_steps=1, keep_checkpoints=2))
+    moved = tmp_path / "moved"
+    shutil.move(str(first), str(moved))
+    # A state file of an older tlslim, with absolute paths to where the run was.
+    with open(moved / "checkpoint", "w") as f:
+        f.write(f'model_checkpoint_path: "{first}/model.ckpt-3"\n'
+                f'all_model_checkpoint_paths: "{first}/model.ckpt-2"\n'
+                f'all_model_checkpoint_paths: "{first}/model.ckpt-3"\n')
+    result = train.train(_config(moved, max_steps=5, save_every_steps=1, keep_checkpoints=2))
+    assert [s for s, _ in result["losses"]] == [4, 5]
+    # --keep_checkpoints 2 counts the checkpoints of the earlier invocation too.
+    assert sorted(p for p in os.listdir(moved) if p.endswith(".index")) == ["model.ckpt-4.index", "model.ckpt-5.index"]
+    state = tf.train.get_checkpoint_state(str(moved))
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == ["model.ckpt-4", "model.ckpt-5"]
+    assert not os.path.isabs(open(moved / "checkpoint").read().split('"')[1])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--batch_size", "100000"], "error: --batch_size 100000 is more than the 20 training images; use at most 20."),
+    (["--image_size", "100000"], r"error: --batch_size 4 at 100000 pixels needs about \d+\.\d GiB for cifarnet's "
+                                 r"activations, and \d+\.\d GiB of memory is available; use --batch_size \d+ or less, "
+                                 r"or a smaller --image_size\.|error: .* use a smaller --image_size\."),
+])
+def test_a_batch_that_cannot_fit_is_one_line_before_training(tmp_path, flags, message):
+    train_dir = tmp_path / "runs" / "run"
+    proc = subprocess.run(_command(train_dir, 5, 5) + flags, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and re.fullmatch(message, errors[0]), errors
+    assert os.listdir(tmp_path) == []  # nothing written, not even the directories

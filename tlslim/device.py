@@ -88,6 +88,29 @@ def replica_devices(num_replicas, on_cpu=False):
     return [f"/device:GPU:{i}" for i in range(num_replicas)]
 
 
+def available_memory(device, meminfo="/proc/meminfo", cgroup="/sys/fs/cgroup/memory.max"):
+    """Bytes of memory a model on `device` can still use: for the CPU, the system's available memory
+    (within the container's limit, if any); None where unknown (GPUs, systems without /proc)."""
+    if "GPU" in device.upper():
+        return None
+    available = None
+    try:
+        with open(meminfo, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        with open(cgroup, encoding="utf-8") as f:
+            limit = f.read().strip()
+        if available is not None and limit.isdigit():
+            available = min(available, int(limit))
+    except OSError:
+        pass
+    return available
+
+
 def describe(device):
     """A human-readable line saying where `device` is, for the training log."""
     if "GPU" in device.upper():

@@ -9,6 +9,7 @@ Values are parsed once, here: `exclude` and `trainable_scopes` become tuples of 
 comma-separated flag or from a library call; deeper code never parses them again.
 """
 import dataclasses
+import math
 import os
 from typing import Dict, Optional, Tuple
 
@@ -156,6 +157,15 @@ def check_config(config):
     """Validate a TrainConfig (TlslimError naming the flag) and fill in the strategy; returns a copy."""
     config = dataclasses.replace(config)
     info = nets.get_info(config.model)  # unknown model -> the list of known ones
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TlslimError(f"--{f.name} must be a finite number, got {value}.")
+    for name in ("momentum", "weight_decay"):
+        if not getattr(config, name) >= 0:
+            raise TlslimError(f"--{name} must be 0 or more, got {getattr(config, name)}.")
+    if config.momentum > 1:
+        raise TlslimError(f"--momentum must be at most 1, got {config.momentum}; 0.9 is usual.")
     for name in ("strategy", "optimizer", "lr_decay", "precision"):
         allowed, value = TrainConfig.__dataclass_fields__[name].metadata["choices"], getattr(config, name)
         if value is not None and value not in allowed:

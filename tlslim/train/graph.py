@@ -253,7 +253,8 @@ def build_towers(config, plan, num_classes, images, labels, eval_images, device,
     # Everything a checkpoint would hold (weights, statistics, optimizer state) must be finite.
     weights_finite = tf.reduce_all([tf.reduce_all(tf.is_finite(v)) for v in tf.global_variables()
                                     if v.dtype.base_dtype.is_floating])
-    saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, name="train_saver")
+    # Relative paths in the state file: a moved or copied train_dir still finds its checkpoints.
+    saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, name="train_saver", save_relative_paths=True)
     return TrainGraph(tf.get_default_graph(), global_step, train_op, step_after, total_loss, accuracy,
                       tower["learning_rate"], tower["var_list"], tower["var_groups"], tower["update_ops"],
                       model_variables, tower["end_points"], eval_logits, eval_end_points, weights_finite, saver)

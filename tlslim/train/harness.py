@@ -16,6 +16,9 @@ last good one.
 """
 import contextlib
 import dataclasses
+import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -23,13 +26,17 @@ from absl import logging
 
 from tlslim import data, nets
 from tlslim.compat import graph_mode, tf
-from tlslim.device import check_precision, choose_device, describe, replica_devices, session_config
-from tlslim.errors import TlslimError
+from tlslim.device import available_memory, check_precision, choose_device, describe, replica_devices, session_config
+from tlslim.errors import TlslimError, error_cause
 from tlslim.progress import format_duration
 from tlslim.train import builders, cluster, rundir
 from tlslim.train.config import check_config, default_train_dir
 from tlslim.train.evaluation import eval_metrics, first_examples, format_metrics
-from tlslim.train.plan import make_plan
+from tlslim.train.plan import check_memory, make_plan
+
+# A final test loss above this many times chance level (ln of the number of classes) is reported
+# as a diverged run.
+DIVERGED_LOSS = 10
 
 
 def _write_scalars(writer, step, values):
@@ -80,6 +87,38 @@ def _suggest_cache(config, workers):
                      builders.CACHE_FLAG)
 
 
+class _Interrupted:
+    """Whether Ctrl-C was pressed (truthy once it was)."""
+    pressed = False
+
+    def __bool__(self):
+        return self.pressed
+
+
+@contextlib.contextmanager
+def _interrupt_between_steps():
+    """Ctrl-C sets a flag the loop reads between steps, instead of raising wherever the main thread
+    happens to be (inside TensorFlow's or logging's Python code it can leave a lock held); a second
+    Ctrl-C interrupts at once."""
+    flag = _Interrupted()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:
+        previous = signal.default_int_handler
+
+    def handler(signum, frame):
+        flag.pressed = True
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, writer=None, before_last_save=None):
     """Train on an initialized session to `config.max_steps`.
 
@@ -102,32 +141,35 @@ def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, wri
     loss, losses, loop_seconds = None, [], 0.0
     window, window_seconds = [], 0.0  # (loss, accuracy) of the steps since the last log line
     try:
-        while step < config.max_steps:
-            tic = time.time()
-            loss, acc, lr, step = run_step()
-            window_seconds += time.time() - tic
-            loss, step = float(loss), int(step)
-            if not np.isfinite(loss):
-                raise TlslimError(f"the loss is {loss} at step {step}; stopped without saving (the latest "
-                                  f"checkpoint is the last good one); lower --learning_rate "
-                                  f"(now {config.learning_rate:g}).")
-            losses.append((step, loss))
-            window.append((loss, acc))
-            if step % config.log_every_steps == 0 or step == config.max_steps:
-                mean_loss, mean_acc = np.mean(window, axis=0)
-                if writer is not None:
-                    _write_scalars(writer, step, {"loss": mean_loss, "accuracy": mean_acc, "learning_rate": lr})
-                rate = len(window) * config.batch_size / max(window_seconds, 1e-9)
-                eta = (config.max_steps - step) * window_seconds / len(window)
-                logging.info("step %d/%d  loss %.4f  accuracy %.3f  %.1f images/s  ETA %s  lr %.4g", step,
-                             config.max_steps, mean_loss, mean_acc, rate, format_duration(eta), lr)
-                loop_seconds += window_seconds
-                window, window_seconds = [], 0.0
-            if train_dir and step % config.save_every_steps == 0 and step < config.max_steps:
-                checkpoint = rundir.save_checkpoint(sess, tg, train_dir)
-            if evaluation and config.eval_every_steps and step % config.eval_every_steps == 0 and \
-                    step < config.max_steps:
-                evaluation(step)
+        with _interrupt_between_steps() as interrupted:
+            while step < config.max_steps:
+                if interrupted:
+                    raise KeyboardInterrupt
+                tic = time.time()
+                loss, acc, lr, step = run_step()
+                window_seconds += time.time() - tic
+                loss, step = float(loss), int(step)
+                if not np.isfinite(loss):
+                    raise TlslimError(f"the loss is {loss} at step {step}; stopped without saving (the latest "
+                                      f"checkpoint is the last good one); lower --learning_rate "
+                                      f"(now {config.learning_rate:g}).")
+                losses.append((step, loss))
+                window.append((loss, acc))
+                if step % config.log_every_steps == 0 or step == config.max_steps:
+                    mean_loss, mean_acc = np.mean(window, axis=0)
+                    if writer is not None:
+                        _write_scalars(writer, step, {"loss": mean_loss, "accuracy": mean_acc, "learning_rate": lr})
+                    rate = len(window) * config.batch_size / max(window_seconds, 1e-9)
+                    eta = (config.max_steps - step) * window_seconds / len(window)
+                    logging.info("step %d/%d  loss %.4f  accuracy %.3f  %.1f images/s  ETA %s  lr %.4g", step,
+                                 config.max_steps, mean_loss, mean_acc, rate, format_duration(eta), lr)
+                    loop_seconds += window_seconds
+                    window, window_seconds = [], 0.0
+                if train_dir and step % config.save_every_steps == 0 and step < config.max_steps:
+                    checkpoint = rundir.save_checkpoint(sess, tg, train_dir)
+                if evaluation and config.eval_every_steps and step % config.eval_every_steps == 0 and \
+                        step < config.max_steps:
+                    evaluation(step)
     except KeyboardInterrupt:
         step = int(sess.run(tg.global_step))
         if train_dir:
@@ -146,12 +188,12 @@ def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, wri
 
 
 def _result(started, step=None, loss=None, final=None, train_seconds=0.0, history=(), losses=(), train_dir=None,
-            checkpoint=None, cache=None, role=None):
+            checkpoint=None, cache=None, role=None, diverged=None):
     final = final or {}
     return {"step": step, "loss": loss, "top1": final.get("top1"), "top5": final.get("top5"),
             "eval_loss": final.get("loss"), "seconds": time.time() - started, "train_seconds": train_seconds,
             "history": list(history), "losses": list(losses), "train_dir": train_dir, "checkpoint": checkpoint,
-            "cache": cache, "role": role}
+            "cache": cache, "role": role, "diverged": diverged}
 
 
 def train(config):
@@ -162,7 +204,8 @@ def train(config):
     loss, count, seconds since the start), 'losses' ([(step, training loss)] of the steps this call
     ran), 'train_dir', 'checkpoint', 'cache' (cached features: their entries, whether this run
     extracted them and how long it took; None without the cache), 'role' (in a cluster: 'the
-    chief', 'worker 1', 'ps 0'; else None)}. In a cluster only the chief saves and evaluates: the
+    chief', 'worker 1', 'ps 0'; else None), 'diverged' (a warning line when the final test loss is
+    far above chance, else None)}. In a cluster only the chief saves and evaluates: the
     others return no metrics, checkpoint or train_dir. Raises TlslimError for anything the user can
     fix; KeyboardInterrupt after saving a checkpoint.
     """
@@ -186,6 +229,14 @@ def train(config):
     train_dir = config.train_dir or default_train_dir(config)
     if chief:
         rundir.check_writable_dir(train_dir)
+        with rundir.run_lock(train_dir):
+            return _run(config, started, team, cached, info, image_size, devices, device, train_dir)
+    return _run(config, started, team, cached, info, image_size, devices, device, train_dir)
+
+
+def _run(config, started, team, cached, info, image_size, devices, device, train_dir):
+    """train() after its checks, holding the train_dir (the chief)."""
+    chief = team is None or team.is_chief
     if cached:
         rundir.check_writable_dir(builders.cache_dir(config), "--cache_dir", "cached features")
     where = f"{len(devices)} replicas: {', '.join(devices)}" if devices else describe(device)
@@ -213,6 +264,7 @@ def train(config):
     resumed = rundir.read_run_record(train_dir) if latest else None
     rundir.compare_records(train_dir, resumed, {"model": config.model, "num_classes": train_set.num_classes})
     plan = make_plan(config, train_set.num_classes, image_size, resumed)
+    check_memory(config, plan.image_bytes, len(train_set), available_memory(device))
     if plan.restore_plan is not None and chief:
         logging.info("%s", plan.restore_plan.report.text())
 
@@ -267,6 +319,10 @@ def train(config):
             logging.info("eval at step %d%s: %s", step, builder.label, format_metrics(m))
             return m
 
+        if latest:
+            # Older checkpoints of earlier invocations count against --keep_checkpoints too.
+            tg.saver.set_last_checkpoints_with_time([(path, os.path.getmtime(path + ".index"))
+                                                     for path in rundir.checkpoint_history(train_dir)])
         if team is None:
             initialize(sess)
         elif chief:
@@ -280,9 +336,12 @@ def train(config):
         def wait_for_workers():
             cluster.wait_for_workers(sess, tg.inputs["cluster"], team, config.cluster_timeout)
 
-        loop = run_loop(sess, tg, config, train_dir if chief else None, builder.step_fn(sess, tg, start_step),
-                        evaluation if chief else None, latest, writer,
-                        before_last_save=wait_for_workers if team and chief else None)
+        try:
+            loop = run_loop(sess, tg, config, train_dir if chief else None, builder.step_fn(sess, tg, start_step),
+                            evaluation if chief else None, latest, writer,
+                            before_last_save=wait_for_workers if team and chief else None)
+        except tf.errors.OpError as err:
+            raise _user_error(err, config) from None
         if team:
             # The chief's work on the shared variables is over: release the parameter servers.
             sess.run(tg.inputs["cluster"].release_ps if chief else tg.inputs["cluster"].worker_done)
@@ -296,4 +355,32 @@ def train(config):
                      format_duration(loop["loop_seconds"]), format_metrics(final))
     return _result(started, loop["step"], loop["loss"], final, loop["loop_seconds"], history, loop["losses"],
                    train_dir if chief else None, loop["checkpoint"], builder.summary() or None,
-                   team.name(team.job, team.index) if team else None)
+                   team.name(team.job, team.index) if team else None, _diverged(final, train_set.num_classes, config))
+
+
+def _diverged(final, num_classes, config):
+    """A warning line when the test loss ended far above chance (a loss that exploded without
+    becoming NaN), else None."""
+    if not final or final.get("loss") is None or num_classes < 2:
+        return None
+    chance = float(np.log(num_classes))
+    if final["loss"] <= DIVERGED_LOSS * chance:
+        return None
+    message = (f"training diverged: the test loss is {final['loss']:.4g}, more than {DIVERGED_LOSS}x chance "
+               f"({chance:.3g} for {num_classes} classes); lower --learning_rate (now {config.learning_rate:g}) and "
+               f"start a new --train_dir.")
+    logging.warning("%s", message)
+    return message
+
+
+def _user_error(err, config):
+    """A TensorFlow error as a TlslimError when its cause is the user's to fix (memory, disk,
+    permissions); any other error is returned as it is."""
+    cause = error_cause(err)
+    if isinstance(err, tf.errors.ResourceExhaustedError) or cause == "out of memory":
+        return TlslimError(f"out of memory while training ({cause}); lower --batch_size (now {config.batch_size}) "
+                           f"or --image_size.")
+    if cause in ("no space left on device", "disk quota exceeded", "read-only file system", "permission denied"):
+        return TlslimError(f"TensorFlow stopped the run: {cause}; free disk space or fix the paths given, then run "
+                           f"the same command again to resume.")
+    return err

@@ -38,6 +38,7 @@ class Plan:
     groups: List[Tuple[List[str], float]]
     trainable_scopes: List[str]
     restore_plan: Optional[restore.RestorePlan] = None
+    image_bytes: int = 0  # activations of one image in the training tower (see net_shapes)
 
     @property
     def checkpoint_path(self):
@@ -48,12 +49,49 @@ class Plan:
         return self.restore_plan.auto_excluded if self.restore_plan else []
 
 
-def variable_shapes(model, num_classes, image_size):
-    """{name: shape} of net `model`'s model variables, built in a throwaway graph."""
+def net_shapes(model, num_classes, image_size):
+    """({name: shape} of net `model`'s model variables, bytes of the activations one image makes in
+    the training tower: every float tensor downstream of the input), built in a throwaway graph."""
     network_fn = nets.get_network_fn(model, num_classes, is_training=True)
     with tf.Graph().as_default():
-        network_fn(tf.placeholder(tf.float32, [None, image_size, image_size, 3]))
-        return {v.op.name: v.shape.as_list() for v in slim.get_model_variables()}
+        images = tf.placeholder(tf.float32, [1, image_size, image_size, 3])
+        network_fn(images)
+        shapes = {v.op.name: v.shape.as_list() for v in slim.get_model_variables()}
+    seen, pending, size = set(), [images.op], 0
+    while pending:
+        op = pending.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        for t in op.outputs:
+            if t.dtype.base_dtype.is_floating and t.shape.is_fully_defined():
+                size += t.shape.num_elements() * t.dtype.base_dtype.size
+            pending += t.consumers()
+    return shapes, size
+
+
+def variable_shapes(model, num_classes, image_size):
+    """{name: shape} of net `model`'s model variables, built in a throwaway graph."""
+    return net_shapes(model, num_classes, image_size)[0]
+
+
+def check_memory(config, image_bytes, num_train, available):
+    """TlslimError when a batch cannot fit: more images than the training set, or activations
+    (`image_bytes` per image, the sum over the forward pass: about what training keeps for the
+    backward pass) beyond `available` bytes of memory (None: unknown, not checked)."""
+    if config.batch_size > num_train:
+        raise TlslimError(f"--batch_size {config.batch_size} is more than the {num_train} training images; use at "
+                          f"most {num_train}.")
+    batch = max(config.batch_size, config.eval_batch_size or 0)
+    needed = batch * image_bytes
+    if available is not None and needed > available:
+        flag = "--batch_size" if batch == config.batch_size else "--eval_batch_size"
+        largest = int(available // image_bytes)
+        fix = (f"use {flag} {largest} or less, or a smaller --image_size" if largest else
+               "use a smaller --image_size")
+        raise TlslimError(f"{flag} {batch} at {config.image_size or 'the default'} pixels needs about "
+                          f"{needed / 2 ** 30:.1f} GiB for {config.model}'s activations, and "
+                          f"{available / 2 ** 30:.1f} GiB of memory is available; {fix}.")
 
 
 def _strategy_groups(config, info, head_scopes):
@@ -85,7 +123,7 @@ def make_plan(config, num_classes, image_size, resumed=None):
     meant in that run.
     """
     info = nets.get_info(config.model)
-    shapes = variable_shapes(config.model, num_classes, image_size)
+    shapes, image_bytes = net_shapes(config.model, num_classes, image_size)
     names = list(shapes)
     exclude, restore_plan = [], None
     if config.strategy == "scratch":
@@ -115,4 +153,4 @@ def make_plan(config, num_classes, image_size, resumed=None):
     trainable = []
     for scopes, _ in groups:
         trainable += [s for s in scopes if s not in trainable]
-    return Plan(config.strategy, exclude, groups, trainable, restore_plan)
+    return Plan(config.strategy, exclude, groups, trainable, restore_plan, image_bytes)
