@@ -36,7 +36,8 @@ flags.DEFINE_string("head_checkpoint_path", None, "Checkpoint of --head_model wh
 flags.DEFINE_string("dataset", _d.dataset, "Dataset (default: the SYNTHETIC procedurally generated task).")
 flags.DEFINE_string("dataset_dir", None, "Dataset directory (cifar10, folder).")
 flags.DEFINE_integer("train_subset", None, "Training images per class (default: the preset's).")
-flags.DEFINE_integer("test_examples", None, "Test images (default: the preset's).")
+flags.DEFINE_integer("eval_examples", None, "Evaluate on the first N test images (default: the preset's).")
+flags.DEFINE_alias("test_examples", "eval_examples")  # the Settings field's name
 flags.DEFINE_integer("batch_size", None, "Batch size of every training loop (default: the preset's).")
 flags.DEFINE_integer("epochs", None, "Head-training epochs, baseline and cached (default: the preset's).")
 flags.DEFINE_integer("full_images", None, "Images per timed full fine-tune run, after a warm-up (default: preset).")
@@ -50,7 +51,7 @@ flags.DEFINE_enum("lr_decay", _d.lr_decay, list(train.LR_DECAYS),
                   "their accuracies compare without the noise of the last steps.")
 flags.DEFINE_float("full_learning_rate", _d.full_learning_rate, "Learning rate of the timed full fine-tune steps.")
 flags.DEFINE_float("weight_decay", _d.weight_decay, "L2 weight decay (VGG's release value).")
-flags.DEFINE_string("device", _d.device, "auto, cpu or gpu.")
+flags.DEFINE_string("device", _d.device, "auto, cpu or gpu (optionally with an index, e.g. gpu:1).")
 flags.DEFINE_list("parts", list(_d.parts), "Parts to run: head (1, 2), full (3 with the baseline loop), keras (3a), "
                                            "peak (4), precision (5: float32 against mixed_bfloat16), replicas (6: 1 "
                                            "against 2 replicas on CPU devices); 5 and 6 not by default.")
@@ -59,14 +60,14 @@ flags.DEFINE_string("work_dir", None, "Scratch directory (checkpoints, cache); d
 flags.DEFINE_integer("seed", _d.seed, "Random seed.")
 FLAGS = flags.FLAGS
 
-# Every Settings field is the flag of the same name, but head_checkpoint (--head_checkpoint_path).
-_FIELDS = [f.name for f in dataclasses.fields(Settings) if f.name != "head_checkpoint"]
+# Every Settings field is the flag of the same name, but these (spelled as in the other scripts).
+_FLAG_OF = {"head_checkpoint": "head_checkpoint_path", "test_examples": "eval_examples"}
+_FIELDS = {f.name: _FLAG_OF.get(f.name, f.name) for f in dataclasses.fields(Settings)}
 
 
 def main(argv):
     cli.no_arguments(argv)
-    settings = Settings(head_checkpoint=FLAGS.head_checkpoint_path,
-                        **{name: FLAGS[name].value for name in _FIELDS})
+    settings = Settings(**{name: FLAGS[flag].value for name, flag in _FIELDS.items()})
     report = run(settings, output=FLAGS.output)
     print(format_report(report))
     print(f"results: {FLAGS.output}")

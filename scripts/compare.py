@@ -23,8 +23,10 @@ from tlslim import cli, compare, train  # noqa: E402
 
 _d = compare.CompareConfig()
 # The shared settings are TrainConfig's fields (at the comparison's defaults), except those that
-# each run of the comparison sets itself; then the comparison's own.
-TRAIN_FIELDS = cli.define_flags(train.TrainConfig, defaults=_d.train, skip=compare.PER_RUN_FIELDS, help={
+# each run of the comparison sets itself and those of a cluster (a comparison runs in one process);
+# then the comparison's own.
+TRAIN_FIELDS = cli.define_flags(train.TrainConfig, defaults=_d.train,
+                                skip=compare.PER_RUN_FIELDS + train.CLUSTER_FIELDS, help={
     "learning_rate": "Learning rate (the same for every strategy).",
     "eval_every_steps": "Test-set evaluations for the curves; default: max_steps / 5.",
     "checkpoint_path": "Pretrained checkpoint (V1 file, V2 prefix or directory); default for cifarnet: the "

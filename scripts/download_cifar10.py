@@ -5,16 +5,19 @@
     python scripts/download_cifar10.py --from ~/Downloads/cifar-10-python.tar.gz
 
 Without network access, fetch the tarball elsewhere and pass it with --from. Train with
-`--dataset_name cifar10 --dataset_dir <dest>`.
+`--dataset_name cifar10 --dataset_dir <dest>`. The files are extracted (or copied) and loaded in a
+temporary directory inside --dest first: a CIFAR-10 already in --dest is replaced only by one that
+loads, and stays as it was when the new one does not.
 """
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import flags  # noqa: E402
 
-from tlslim import cli, download  # noqa: E402
+from tlslim import cli, download, paths  # noqa: E402
 from tlslim.data import cifar10  # noqa: E402
 from tlslim.errors import TlslimError  # noqa: E402
 
@@ -32,62 +35,91 @@ FLAGS = flags.FLAGS
 def _loads(path):
     """(train, test) sizes if `path` holds a loadable CIFAR-10, else None."""
     try:
-        return len(cifar10.load(path, "train")), len(cifar10.load(path, "test"))
+        return _sizes(path)
     except TlslimError:
         return None
 
 
-def _from_directory(source, batches_dir):
-    """Copy the release files from an extracted directory; return a tarball found instead, or None."""
-    kind, path = cifar10.locate(source)  # the batches dir, its parent, or a dir with the tarball
-    if kind == "tarball":
-        return path
+def _sizes(path, shown=None):
+    """(train, test) sizes of the CIFAR-10 in `path`; errors name `shown` instead of `path` (a
+    staging directory is gone by the time the user reads them)."""
+    try:
+        return len(cifar10.load(path, "train")), len(cifar10.load(path, "test"))
+    except TlslimError as err:
+        raise TlslimError(str(err).replace(path, shown) if shown else str(err)) from None
+
+
+def _copy_release_files(path, source, staged):
+    """Copy the release files of the extracted directory `path` into `staged`."""
     missing = [n for n in cifar10.ALL_FILES if not os.path.isfile(os.path.join(path, n))]
     if missing:
         raise TlslimError(f"--from {source}: {path} lacks {', '.join(missing)}; pass the full "
                           f"{cifar10.BATCHES_DIR} directory or {cifar10.TARBALL}.")
-    if os.path.abspath(path) != os.path.abspath(batches_dir):
-        for name in cifar10.ALL_FILES:
-            download.copy_file(os.path.join(path, name), os.path.join(batches_dir, name))
-    return None
+    os.makedirs(staged)
+    for name in cifar10.ALL_FILES:
+        try:
+            shutil.copyfile(os.path.join(path, name), os.path.join(staged, name))
+        except OSError as err:
+            raise TlslimError(f"could not copy {os.path.join(path, name)} ({err.strerror or err}); free disk "
+                              f"space or choose another --dest.") from None
 
 
 def main(argv):
-    del argv
-    dest = os.path.expanduser(FLAGS.dest)
+    cli.no_arguments(argv)
+    dest = paths.check_output_dir(FLAGS.dest, "--dest", "the CIFAR-10 files")
     batches_dir = os.path.join(dest, cifar10.BATCHES_DIR)
     source = FLAGS["from"].value
     md5 = FLAGS.md5 or None
     if not FLAGS.force and source is None and os.path.isdir(batches_dir) and _loads(batches_dir):
         print(f"CIFAR-10 is already in {batches_dir}; use --force to fetch it again.")
         return 0
-    tarball, downloaded = None, False
-    if source is not None:
-        source = os.path.expanduser(source)
-        if os.path.isdir(source):
-            tarball = _from_directory(source, batches_dir)
-        elif os.path.isfile(source):
-            tarball = source
+    reused = None  # a tarball already in --dest with the right MD5: used instead of downloading
+    with paths.staging_dir(dest) as tmp:
+        tree = os.path.join(tmp, "tree")  # mirrors --dest
+        staged = os.path.join(tree, cifar10.BATCHES_DIR)
+        tarball, shown = None, None
+        if source is not None:
+            source = os.path.expanduser(source)
+            if os.path.isdir(source):
+                kind, path = cifar10.locate(source)  # the batches dir, its parent, or a dir with the tarball
+                if kind == "tarball":
+                    tarball = path
+                elif os.path.realpath(path) == os.path.realpath(batches_dir):
+                    staged = shown = batches_dir  # already where it goes: check it in place
+                else:
+                    _copy_release_files(path, source, staged)
+                    shown = path
+            elif os.path.isfile(source):
+                tarball = source
+            else:
+                raise TlslimError(f"--from {source}: no such file or directory; give the path of "
+                                  f"{cifar10.TARBALL} or of an extracted {cifar10.BATCHES_DIR}.")
+            if tarball is not None and md5:
+                download.check_md5(tarball, md5)
         else:
-            raise TlslimError(f"--from {source}: no such file or directory; give the path of "
-                              f"{cifar10.TARBALL} or of an extracted {cifar10.BATCHES_DIR}.")
-        if tarball is not None and md5:
-            download.check_md5(tarball, md5)
-    else:
-        tarball = os.path.join(dest, cifar10.TARBALL)
-        if not (os.path.isfile(tarball) and md5 and download.md5sum(tarball) == md5):
-            print(f"Downloading {FLAGS.url}")
-            download.fetch(FLAGS.url, tarball, md5=md5)
-        downloaded = True
-    if tarball is not None:
-        extracted = download.extract_tarball(tarball, dest)
-        if not any(os.path.normpath(p) == os.path.normpath(batches_dir) for p in extracted):
-            raise TlslimError(f"{tarball} has no {cifar10.BATCHES_DIR}/ directory; it is not "
-                              f"{cifar10.TARBALL}.")
-    train = len(cifar10.load(batches_dir, "train"))  # raises a clear error if anything is off
-    test = len(cifar10.load(batches_dir, "test"))
-    if downloaded and not FLAGS.keep_tarball:
-        os.remove(tarball)
+            tarball = os.path.join(dest, cifar10.TARBALL)
+            if os.path.isfile(tarball) and md5 and download.md5sum(tarball) == md5:
+                reused = tarball
+            else:
+                print(f"Downloading {FLAGS.url}")
+                tarball = download.fetch(FLAGS.url, os.path.join(tmp, cifar10.TARBALL), md5=md5)
+        if tarball is not None:
+            named = FLAGS.url if source is None and not reused else tarball  # not the staged download
+            try:
+                extracted = download.extract_tarball(tarball, tree)
+            except TlslimError as err:
+                raise TlslimError(str(err).replace(tarball, named)) from None
+            if not any(os.path.normpath(p) == os.path.normpath(staged) for p in extracted):
+                raise TlslimError(f"{named} has no {cifar10.BATCHES_DIR}/ directory; it is not "
+                                  f"{cifar10.TARBALL}.")
+            shown = f"{named}:{cifar10.BATCHES_DIR}"  # a member of the tarball
+        train, test = _sizes(staged, shown)  # raises a clear error if anything is off
+        if staged != batches_dir:
+            paths.install(tree, dest)
+        if source is None and FLAGS.keep_tarball and not reused:
+            os.replace(tarball, os.path.join(dest, cifar10.TARBALL))
+    if reused and not FLAGS.keep_tarball:
+        os.remove(reused)
     print(f"CIFAR-10 ready in {batches_dir}: {train} train and {test} test images. "
           f"Use --dataset_name cifar10 --dataset_dir {dest}")
     return 0

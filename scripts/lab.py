@@ -10,7 +10,7 @@ import json  # noqa: E402
 
 from absl import flags  # noqa: E402
 
-from tlslim import cli, labs  # noqa: E402
+from tlslim import cli, labs, paths  # noqa: E402
 from tlslim.errors import TlslimError  # noqa: E402
 
 flags.DEFINE_bool("list", False, "List the labs and exit.")
@@ -29,20 +29,21 @@ def main(argv):
         raise TlslimError(f"give one lab name, e.g. 'python scripts/lab.py activations'; "
                           f"known labs: {', '.join(labs.names())}")
     lab = labs.get(argv[1])
+    # Checked before the lab runs: some take minutes.
+    output_dir = FLAGS.output_dir and paths.check_output_dir(FLAGS.output_dir, "--output_dir", "the lab's figures")
+    json_file = FLAGS.json and paths.check_output_file(FLAGS.json, "--json", "the lab's numbers")
     if FLAGS.nets:
         from tlslim import nets
         for name in FLAGS.nets:
             nets.get_info(name)  # an unknown net lists the known ones before any work
-    result = labs.run(argv[1], output_dir=FLAGS.output_dir, nets=FLAGS.nets)
+    result = labs.run(argv[1], output_dir=output_dir, nets=FLAGS.nets)
     print(lab.format(result))
     for path in result.get("figures", []):
         print(f"saved {path}")
-    if FLAGS.json:
-        directory = os.path.dirname(os.path.abspath(FLAGS.json))
-        os.makedirs(directory, exist_ok=True)
-        with open(FLAGS.json, "w", encoding="utf-8") as f:
+    if json_file:
+        with paths.replacing(json_file) as tmp, open(tmp, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=1)
-        print(f"wrote {FLAGS.json}")
+        print(f"wrote {json_file}")
 
 
 if __name__ == "__main__":

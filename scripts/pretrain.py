@@ -1,12 +1,16 @@
 """Reproduce the embedded checkpoint: CifarNet trained from scratch on the SYNTHETIC source task.
 
-    python scripts/pretrain.py          # rewrites checkpoints/cifarnet_synthetic/cifarnet_synthetic.ckpt
+    python scripts/pretrain.py          # writes runs/pretrain/cifarnet_synthetic.ckpt (and .json)
+    python scripts/pretrain.py --output checkpoints/cifarnet_synthetic/cifarnet_synthetic.ckpt --overwrite
+                                        # rebuilds the embedded checkpoint that ships with tlslim
 
 Trains on `synthetic_source` (20 classes of procedurally generated images; see
 tlslim/data/synthetic.py), then exports a TF-Slim-release-style V1 file (model variables and
 global_step only) and a JSON record beside it (sha256, source test accuracy, the recipe).
-Deterministic from --seed; checkpoints/README.md says how long it takes and how exactly a
-re-run reproduces the shipped file. The output is a synthetic-data model, not an ImageNet one.
+An existing --output (the embedded checkpoint included) is replaced only with --overwrite, and
+then only once the new file and its record are complete. Deterministic from --seed;
+checkpoints/README.md says how long it takes and how exactly a re-run reproduces the shipped
+file. The output is a synthetic-data model, not an ImageNet one.
 """
 import os
 import sys

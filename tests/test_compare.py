@@ -115,7 +115,7 @@ def test_defaults_are_the_embedded_small_data_setting():
     assert tc.model == "cifarnet" and tc.dataset == "synthetic"
     assert tc.checkpoint_path == embedded.checkpoint_dir() and tc.exclude == ("CifarNet/logits",)
     assert tc.learning_rate == 0.01 and tc.max_steps == 200  # slim's rate for every strategy
-    assert config.strategies == ("scratch", "head", "top", "all", "discriminative") == train.STRATEGIES
+    assert config.strategies == ("scratch", "head", "top", "all", "discriminative", "fine_tune") == train.STRATEGIES
     assert config.train_subsets == (compare.DEFAULT_SYNTHETIC_SUBSET,)
     assert tc.eval_every_steps == tc.max_steps // 5
     other = compare.check_config(compare.make_config(model="vgg_16", checkpoint_path="vgg_16.ckpt", dataset="cifar10"))
@@ -206,4 +206,4 @@ def test_bad_flag_is_one_line_error():
     out = _run(["--strategies", "head,sideways", "--output_dir", "/nonexistent/x"])
     assert out.returncode == 2
     assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [
-        "error: unknown strategy 'sideways' in --strategies; known: scratch, head, top, all, discriminative."]
+        "error: unknown strategy 'sideways' in --strategies; known: scratch, head, top, all, discriminative, fine_tune."]

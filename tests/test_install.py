@@ -63,11 +63,12 @@ def test_source_checkout_uses_the_repository_copy(monkeypatch):
 def test_missing_checkpoint_says_how_to_make_it(monkeypatch, tmp_path):
     monkeypatch.setattr(embedded, "_INSTALLED_DIR", str(tmp_path / "installed"))
     monkeypatch.setattr(embedded, "_SOURCE_DIR", str(tmp_path / "source"))
-    assert embedded.checkpoint_dir() == str(tmp_path / "source")  # where scripts/pretrain.py writes it
+    assert embedded.checkpoint_dir() == str(tmp_path / "source")  # where pretrain.py --output checkpoints/... writes it
     with pytest.raises(embedded.TlslimError) as err:
         embedded.require_checkpoint()
     assert str(err.value) == ("the built-in checkpoint checkpoints/cifarnet_synthetic is not there; make it with "
-                              "`python scripts/pretrain.py`, or pass --checkpoint_path.")
+                              "`python scripts/pretrain.py --output "
+                              "checkpoints/cifarnet_synthetic/cifarnet_synthetic.ckpt`, or pass --checkpoint_path.")
 
 
 @pytest.fixture(scope="module")

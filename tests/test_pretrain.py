@@ -5,6 +5,8 @@ they check the export format, the record and determinism, not the recipe's accur
 file is checked against its record and evaluated on the source test split.
 """
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -36,9 +38,14 @@ def _tensors(path):
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
-def _run(args, timeout=600):
+def _run(args, timeout=600, cwd=None, script=SCRIPT):
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.run([sys.executable, SCRIPT] + args, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, script] + args, env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd)
+
+
+def _error_lines(out):
+    return [line for line in out.stderr.splitlines() if line.startswith("error:")]
 
 
 @pytest.fixture(scope="module")
@@ -96,18 +103,68 @@ def test_seed_decides_the_weights(tiny):
     assert not np.array_equal(a["CifarNet/conv1/weights"], b["CifarNet/conv1/weights"])
 
 
+def _contents(directory):
+    return {name: (directory / name).read_bytes() for name in sorted(os.listdir(directory))}
+
+
 def test_the_command_reproduces_the_file_bit_for_bit(tiny, tmp_path):
-    """Another process, another train_dir (a temporary one), the same seed: the same bytes."""
+    """Another process, another train_dir (a temporary one), the same seed: the same bytes. With no
+    --output the file goes under runs/ of the working directory, never to the embedded checkpoint;
+    a second run replaces it only with --overwrite."""
     root, runs = tiny
-    output = str(tmp_path / "again.ckpt")
-    first = _run(TINY_FLAGS + ["--output", output])
+    shipped = _contents(pathlib.Path(SHIPPED).parent)
+    output, out_dir = os.path.join("runs", "pretrain", "cifarnet_synthetic.ckpt"), tmp_path / "runs" / "pretrain"
+    first = _run(TINY_FLAGS, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     assert first.stdout.splitlines()[1] == f"sha256 {runs['a'][1]['sha256']}"
-    assert first.stdout.startswith(f"wrote {output} ({os.path.getsize(output)} bytes, step 3) in ")
-    second = _run(TINY_FLAGS + ["--output", output])
+    assert first.stdout.startswith(f"wrote {output} ({os.path.getsize(tmp_path / output)} bytes, step 3) in ")
+    assert sorted(os.listdir(out_dir)) == ["cifarnet_synthetic.ckpt", "cifarnet_synthetic.json"]
+    assert _contents(pathlib.Path(SHIPPED).parent) == shipped
+
+    written = _contents(out_dir)
+    refused = _run(TINY_FLAGS + ["--train_dir", str(tmp_path / "train")], cwd=tmp_path)
+    assert refused.returncode == 2 and _error_lines(refused) == [
+        f"error: --output {output}: {tmp_path / output} already exists; pass --overwrite to replace it (the new "
+        f"files go in only once complete), or choose another --output."], refused.stderr[-3000:]
+    assert "Traceback" not in refused.stderr and not (tmp_path / "train").exists()  # refused before training
+    assert _contents(out_dir) == written
+
+    second = _run(TINY_FLAGS + ["--overwrite"], cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.splitlines()[-1] == (f"the new file is identical to the one it replaced "
                                               f"(sha256 {runs['a'][1]['sha256']})")
+    assert sorted(os.listdir(out_dir)) == ["cifarnet_synthetic.ckpt", "cifarnet_synthetic.json"]  # no temporaries
+
+
+def _fake_repo(tmp_path):
+    """The script and the package in a repository layout of their own, with a stand-in for the
+    embedded checkpoint and its record (the package finds them beside itself): a refusal that
+    failed would overwrite the stand-in, never the real file."""
+    scripts = tmp_path / "repo" / "scripts"
+    scripts.mkdir(parents=True)
+    shutil.copy(SCRIPT, scripts / "pretrain.py")
+    shutil.copytree(os.path.join(REPO, "tlslim"), tmp_path / "repo" / "tlslim",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    embedded_dir = tmp_path / "repo" / embedded.RELATIVE_DIR
+    embedded_dir.mkdir(parents=True)
+    (embedded_dir / embedded.FILE_NAME).write_bytes(b"stand-in checkpoint")
+    (embedded_dir / "cifarnet_synthetic.json").write_text('{"sha256": "stand-in"}\n')
+    return str(scripts / "pretrain.py"), embedded_dir
+
+
+def test_the_embedded_checkpoint_is_refused_without_overwrite(tmp_path):
+    script, embedded_dir = _fake_repo(tmp_path)
+    before = _contents(embedded_dir)
+    # However it is spelled: the directory's file, through '..'.
+    spelled = os.path.join(str(embedded_dir), "..", embedded.DIR_NAME, embedded.FILE_NAME)
+    out = _run(TINY_FLAGS + ["--output", spelled, "--train_dir", str(tmp_path / "train")], cwd=tmp_path,
+               script=script)
+    assert out.returncode == 2 and _error_lines(out) == [
+        f"error: --output {spelled} is the embedded checkpoint that ships with tlslim "
+        f"(checkpoints/cifarnet_synthetic); pass --overwrite to replace it (the new file goes in only once "
+        f"complete), or choose another --output."], out.stderr[-3000:]
+    assert "Traceback" not in out.stderr and not (tmp_path / "train").exists()  # refused before training
+    assert _contents(embedded_dir) == before
 
 
 def test_bad_output_name_is_a_one_line_error(tmp_path):

@@ -128,3 +128,47 @@ def test_bfloat16_follows_the_float32_loss_curve(release, tmp_path, monkeypatch)
         train.train(_config(release, tmp_path, strategy="all", precision="mixed_bfloat16",
                             train_dir=str(tmp_path / "refused")))
     assert "\n" not in str(err.value) and not (tmp_path / "refused").exists()
+
+
+def test_fine_tune_trains_the_head_then_everything_and_resumes_in_either_phase(release, tmp_path, monkeypatch):
+    """Phase one leaves the base bit-identical to the release and trains the head; phase two
+    trains everything. Interrupted in phase one, the run resumes there and goes on to phase two."""
+    config = _config(release, tmp_path, strategy="fine_tune", head_steps=3, max_steps=6, save_every_steps=1,
+                     keep_checkpoints=10)
+    real_step_fn = train.FullGraph.step_fn
+
+    def interrupted_after_two_steps(self, sess, tg, start_step):
+        run_step, calls = real_step_fn(self, sess, tg, start_step), []
+
+        def step():
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            calls.append(1)
+            return run_step()
+        return step
+
+    monkeypatch.setattr(train.FullGraph, "step_fn", interrupted_after_two_steps)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(config)
+    monkeypatch.undo()
+    assert train.read_run_record(config.train_dir)["phase"] == "head"
+    result = train.train(config)
+    assert [s for s, _ in result["losses"]] == [3, 4, 5, 6]  # the rest of phase one, then phase two
+    record = train.read_run_record(config.train_dir)
+    assert (record["strategy"], record["phase"], record["head_steps"]) == ("fine_tune", "all", 3)
+
+    def values(path):
+        reader = tf.train.load_checkpoint(path)
+        return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map() if n.startswith("CifarNet/")
+                and "/Momentum" not in n}
+
+    released, head_done, final = values(release), values(f"{config.train_dir}/model.ckpt-3"), \
+        values(result["checkpoint"])
+    for name in released:
+        in_head = name.startswith("CifarNet/logits/")
+        if not in_head:
+            assert np.array_equal(head_done[name], released[name]), name  # phase one: the base as restored
+        assert not np.array_equal(final[name], head_done[name]), name  # phase two: everything trains
+    assert not np.array_equal(head_done["CifarNet/logits/weights"], final["CifarNet/logits/weights"])
+    with pytest.raises(Exception, match="leaves no steps"):
+        train.check_config(_config(release, tmp_path, strategy="fine_tune", head_steps=6, max_steps=6))

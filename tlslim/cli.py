@@ -7,7 +7,7 @@
         cli.run(main)
 
 A TlslimError (or a bad flag) prints `error: <message>` on stderr and exits 2, with no
-traceback. Ctrl-C exits 130.
+traceback. Ctrl-C exits 130. --help, --helpshort and -h print the script's help and exit 0.
 """
 import dataclasses
 import sys
@@ -29,11 +29,27 @@ def fail(message):
     sys.exit(EXIT_USAGE)
 
 
+# absl's help flags (--help is also -?); each prints the help and exits 1.
+_HELP_FLAGS = ("help", "helpshort", "helpfull", "helpxml", "?")
+
+
+def _asks_for_help(args):
+    return any(a.startswith("-") and a.lstrip("-").split("=")[0] in _HELP_FLAGS for a in args)
+
+
 def _parse_flags(argv):
+    args = list(argv)
+    end = args.index("--") if "--" in args else len(args)  # after '--' every word is an argument
+    # -h is how most tools ask for help; absl knows only --help, -? and --helpshort.
+    args[1:end] = ["--helpshort" if a == "-h" else a for a in args[1:end]]
     try:
-        return flags.FLAGS(argv)
+        return flags.FLAGS(args)
     except flags.Error as err:
         fail(f"{err}. Run with --helpshort to see the flags.")
+    except SystemExit as exit_:
+        if exit_.code == 1 and _asks_for_help(args[1:end]):
+            sys.exit(0)  # help was asked for and given: a success
+        raise
 
 
 def run(main, argv=None):

@@ -39,7 +39,7 @@ from typing import Optional, Tuple
 import numpy as np
 from absl import logging
 
-from tlslim import embedded, nets, train
+from tlslim import embedded, nets, paths, train
 from tlslim.errors import TlslimError
 from tlslim.train.config import STRATEGIES, TrainConfig, field, nested_config
 
@@ -171,7 +171,7 @@ def _run_one(config, strategy, train_subset, seed, work_dir):
     run = {"strategy": strategy, "train_subset": train_subset, "seed": seed, "accuracy": out["top1"],
            "seconds": round(out["seconds"], 2), "steps": out["step"],
            "curve": [[h["step"], h["top1"]] for h in out["history"]]}
-    with open(result_path, "w", encoding="utf-8") as f:
+    with paths.replacing(result_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump({"settings": settings, "run": run}, f, indent=1)
     if not config.keep_checkpoints:
         shutil.rmtree(tc.train_dir, ignore_errors=True)
@@ -234,6 +234,11 @@ def run(config, output_dir=None, write=True):
     """Run the comparison; returns the comparison.json dict (see the module doc) and, if
     `output_dir` and `write`, writes the files there ('files' lists their paths)."""
     config = check_config(config)
+    # Before the first run: a bad place for the results must not cost the whole comparison.
+    if output_dir:
+        output_dir = paths.check_output_dir(output_dir, "--output_dir", "the comparison files")
+    if config.work_dir:
+        config.work_dir = paths.check_output_dir(config.work_dir, "--work_dir", "the comparison's runs")
     work_dir = config.work_dir or (os.path.join(output_dir, "runs") if output_dir else None)
     if work_dir is None:
         raise TlslimError("a comparison needs --output_dir (or --work_dir) for its runs.")
@@ -296,7 +301,8 @@ def _label(ax, xlabel, title):
 
 def _save(fig, path):
     fig.tight_layout()
-    fig.savefig(path)
+    with paths.replacing(path) as tmp:
+        fig.savefig(tmp)
     return path
 
 
@@ -335,14 +341,14 @@ def write_outputs(result, output_dir):
     """Write comparison.json, .md, .png (and comparison_train_subset.png for two or more
     train subsets) into `output_dir`; returns their paths."""
     os.makedirs(output_dir, exist_ok=True)
-    paths = [os.path.join(output_dir, name) for name in (JSON_NAME, MD_NAME, PNG_NAME)]
-    with open(paths[1], "w", encoding="utf-8") as f:
+    files = [os.path.join(output_dir, name) for name in (JSON_NAME, MD_NAME, PNG_NAME)]
+    with paths.replacing(files[1]) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(markdown(result))
-    plot_steps(result, paths[2])
+    plot_steps(result, files[2])
     if len([n for n in result["settings"]["train_subsets"] if n is not None]) >= 2:
-        paths.append(plot_subsets(result, os.path.join(output_dir, SUBSET_PNG_NAME)))
-    result = dict(result, files=paths)
-    with open(paths[0], "w", encoding="utf-8") as f:
+        files.append(plot_subsets(result, os.path.join(output_dir, SUBSET_PNG_NAME)))
+    result = dict(result, files=files)
+    with paths.replacing(files[0]) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1, allow_nan=False)
         f.write("\n")
-    return paths
+    return files

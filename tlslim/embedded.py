@@ -36,7 +36,7 @@ _SOURCE_DIR = os.path.join(os.path.dirname(_PACKAGE), "checkpoints", DIR_NAME)
 def checkpoint_dir():
     """The directory holding the embedded checkpoint: the installed copy, else the source tree's."""
     # Prefer a directory that holds the file, then one that exists; the fallback is where
-    # scripts/pretrain.py writes it in a source checkout.
+    # `scripts/pretrain.py --output checkpoints/...` writes it in a source checkout.
     candidates = (_INSTALLED_DIR, _SOURCE_DIR)
     for directory in candidates:
         if os.path.isfile(os.path.join(directory, FILE_NAME)):
@@ -57,7 +57,7 @@ def require_checkpoint():
     path = checkpoint_file()
     if not (os.path.isfile(path) and os.access(path, os.R_OK)):
         raise TlslimError(f"the built-in checkpoint {RELATIVE_DIR} is not there; make it with "
-                          f"`python {MAKER}`, or pass --checkpoint_path.")
+                          f"`python {MAKER} --output {RELATIVE_DIR}/{FILE_NAME}`, or pass --checkpoint_path.")
     return checkpoint_dir()
 
 

@@ -49,7 +49,7 @@ class PredictConfig:
     geometry: Optional[str] = field(None, "slim (the release's evaluation crop), squash (the whole image) or auto; "
                                           "default: the train_dir's, else slim.", choices=data.GEOMETRIES)
     top_k: int = field(5, "How many classes to show per image.")
-    device: str = field("auto", "auto, cpu or gpu.")
+    device: str = field("auto", "auto, cpu or gpu (optionally with an index, e.g. gpu:1).")
 
 
 def check_images(paths):

@@ -1,6 +1,7 @@
 """The embedded checkpoint: CifarNet pretrained from scratch on the SYNTHETIC source task.
 
     result = pretrain(PretrainConfig())   # trains, exports, evaluates; see scripts/pretrain.py
+    pretrain(make_config(output=embedded.checkpoint_file(), overwrite=True))   # rebuild the shipped file
 
 `pretrain` trains the net with `tlslim.train` (strategy scratch) on `synthetic_source` (20
 classes, see tlslim.data.synthetic) and exports the result the way a TF-Slim release ships:
@@ -8,6 +9,10 @@ one V1 checkpoint file holding the model variables and `global_step` only (no op
 no loss-scale or other bookkeeping), next to a JSON record of how it was made. Everything is a
 function of the config: the data are generated from code, the initialization and the data order
 come from `seed`. Target-task fine-tuning (`scripts/finetune.py`) restores it minus its head.
+
+The file goes to `runs/pretrain/cifarnet_synthetic.ckpt` unless `output` says otherwise; a file
+already there (the shipped embedded checkpoint included) is replaced only with `overwrite`, and
+then only once the new file and its record are complete and the file has been evaluated.
 """
 import dataclasses
 import json
@@ -19,11 +24,12 @@ from typing import Optional
 import numpy as np
 from absl import logging
 
-from tlslim import checkpoint_files, data, download, embedded, nets, restore, train
+from tlslim import checkpoint_files, data, download, embedded, nets, paths, restore, train
 from tlslim.compat import graph_mode, slim, tf
 from tlslim.errors import TlslimError
 from tlslim.train.config import TrainConfig, field, nested_config
 
+DEFAULT_OUTPUT = os.path.join("runs", "pretrain", embedded.FILE_NAME)  # relative to the working directory
 RECORD_SUFFIX = ".json"  # the record sits next to the file: cifarnet_synthetic.ckpt -> cifarnet_synthetic.json
 # The TrainConfig fields that make up the recipe (what the record keeps; the rest is bookkeeping).
 RECIPE_FIELDS = ("model", "dataset", "max_steps", "batch_size", "optimizer", "learning_rate", "lr_decay",
@@ -40,8 +46,11 @@ def default_train_config():
 class PretrainConfig:
     """How the embedded checkpoint is made: where it goes, and the training run (the defaults are
     the shipped file's recipe)."""
-    output: Optional[str] = field(None, "The V1 checkpoint file to write (its JSON record goes beside it); "
-                                        "default: the embedded checkpoint file.")
+    output: Optional[str] = field(None, f"The V1 checkpoint file to write (its JSON record goes beside it); "
+                                        f"default: {DEFAULT_OUTPUT}. The embedded checkpoint that ships with "
+                                        f"tlslim is {embedded.RELATIVE_DIR}/{embedded.FILE_NAME}.")
+    overwrite: bool = field(False, "Replace --output (and its record) if it exists, the embedded checkpoint "
+                                   "included; the new files go in only once complete.")
     train: TrainConfig = dataclasses.field(default_factory=default_train_config)
 
     def recipe(self):
@@ -62,8 +71,30 @@ def make_config(**settings):
 
 
 def default_output():
-    """Where the recipe's file goes by default: the embedded checkpoint file."""
-    return embedded.checkpoint_file()
+    """Where the recipe's file goes by default (relative to the working directory): not the
+    embedded checkpoint, which is replaced only when asked for by name."""
+    return DEFAULT_OUTPUT
+
+
+def check_output(config):
+    """The absolute path of `config`'s output file once every path it writes is fine; else a
+    one-line TlslimError, before any training: --output not a .ckpt file name or not writable, an
+    existing output (or record) without `overwrite`, a --train_dir that cannot be a directory."""
+    given = config.output or default_output()
+    if not given.endswith(".ckpt"):
+        raise TlslimError(f"--output must be a file name ending in .ckpt (a V1 checkpoint file), got {given}.")
+    output = os.path.abspath(paths.check_output_file(given, "--output", "the checkpoint file"))
+    taken = [p for p in (output, record_path(output)) if os.path.lexists(p)]
+    if taken and not config.overwrite:
+        if embedded.is_embedded(output):
+            raise TlslimError(f"--output {given} is the embedded checkpoint that ships with tlslim "
+                              f"({embedded.RELATIVE_DIR}); pass --overwrite to replace it (the new file goes in "
+                              f"only once complete), or choose another --output.")
+        raise TlslimError(f"--output {given}: {taken[0]} already exists; pass --overwrite to replace it (the new "
+                          f"files go in only once complete), or choose another --output.")
+    if config.train.train_dir:
+        paths.check_output_dir(config.train.train_dir, "--train_dir", "the training checkpoints")
+    return output
 
 
 def record_path(checkpoint_file):
@@ -125,13 +156,24 @@ def pretrain(config):
     graph_mode()
     started = time.time()
     tc = config.train
-    output = os.path.abspath(os.path.expanduser(config.output or default_output()))
-    if not output.endswith(".ckpt"):
-        raise TlslimError(f"--output must be a file name ending in .ckpt (a V1 checkpoint file), got {config.output}.")
+    output = check_output(config)
+    num_classes = len(class_names(tc.dataset))
     with tempfile.TemporaryDirectory(prefix="tlslim-pretrain-") as tmp:
         result = train.train(config.train_config(tc.train_dir or tmp))
-        num_classes = len(class_names(tc.dataset))
-        export_release(result["checkpoint"], output, tc.model, num_classes)
+        # The file and its record are made beside `output`, then moved over it together.
+        with paths.staging_dir(os.path.dirname(output)) as staging:
+            staged = os.path.join(staging, os.path.basename(output))
+            export_release(result["checkpoint"], staged, tc.model, num_classes)
+            record = _evaluate_and_record(config, staged, result, num_classes, started)
+            paths.install(staging, os.path.dirname(output))
+    logging.info("wrote %s (%d bytes, sha256 %s); source test top-1 %.4f", output, record["bytes"],
+                 record["sha256"], record["source_test_top1"])
+    return record
+
+
+def _evaluate_and_record(config, output, result, num_classes, started):
+    """Evaluate the exported file `output` and write its JSON record beside it; returns the record."""
+    tc = config.train
     # Evaluate the exported file itself: it is what users restore.
     metrics = train.evaluate(tc.model, output, tc.dataset, num_examples=tc.eval_examples, device=tc.device)
     record = {
@@ -153,8 +195,6 @@ def pretrain(config):
     with open(record_path(output), "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1)
         f.write("\n")
-    logging.info("wrote %s (%d bytes, sha256 %s); source test top-1 %.4f", output, record["bytes"],
-                 record["sha256"], record["source_test_top1"])
     return record
 
 

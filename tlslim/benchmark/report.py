@@ -5,11 +5,10 @@ A report is a JSON-ready dict (see run.run): 'settings', 'machine', 'data', 'che
 `ratios(report)` derives what is compared, and `format_report` prints it.
 """
 import json
-import os
 
 import numpy as np
 
-from tlslim import embedded
+from tlslim import embedded, paths
 
 # The targets the benchmark checks.
 HEAD_EPOCH_SPEEDUP = 20       # cached head epoch against the baseline's, at most
@@ -139,8 +138,8 @@ def format_report(report):
 
 
 def write_json(report, path):
-    """Write the report as indented JSON at `path` (directories made); returns `path`."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    """Write the report as indented JSON at `path` (directories made; a report already there is
+    replaced only by a complete one); returns `path`."""
+    with paths.replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
     return path

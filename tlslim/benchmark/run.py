@@ -1,4 +1,5 @@
 """The whole benchmark in one call: `run(settings, output=None) -> report` (see tlslim.benchmark)."""
+import dataclasses
 import os
 import platform
 import shutil
@@ -8,7 +9,7 @@ import time
 import numpy as np
 from absl import logging
 
-from tlslim import checkpoint_files, data, nets, restore, train
+from tlslim import checkpoint_files, data, nets, paths, restore, train
 from tlslim.benchmark.flops import training_gflops
 from tlslim.benchmark.keras_models import keras_applications_model, keras_fit, keras_same_graph_model
 from tlslim.benchmark.notebook import baseline_full, baseline_head, preprocessed
@@ -30,6 +31,12 @@ def run(settings, output=None):
     graph mode for the rest (as it is afterwards in any case).
     """
     s = resolve(settings)
+    # Bad output paths stop here, not after minutes of measurements.
+    if output:
+        output = paths.check_output_file(output, "--output", "the JSON report")
+    if s.work_dir:
+        s = dataclasses.replace(s, work_dir=paths.check_output_dir(s.work_dir, "--work_dir",
+                                                                    "the benchmark's scratch files"))
     parts = set(s.parts)
     if "replicas" in parts:
         replica_devices(2, on_cpu=True)  # the CPU split in two before anything starts TF's devices

@@ -6,6 +6,7 @@ pyplot's global state or needs a display.
 import contextlib
 import os
 
+from tlslim import paths
 from tlslim.compat import graph_mode, tf
 
 
@@ -46,8 +47,8 @@ def save_figure(fig, output_dir, name):
     """Save `fig` as `<output_dir>/<name>.png` and return the path (None if no output_dir)."""
     if not output_dir:
         return None
-    os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, name + ".png")
     fig.tight_layout()
-    fig.savefig(path)
+    with paths.replacing(path) as tmp:  # a figure already there stays whole until the new one is
+        fig.savefig(tmp)
     return path

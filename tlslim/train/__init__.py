@@ -25,8 +25,8 @@ replay the batches it already saw.
 """
 from tlslim.train.builders import (CachedHead, Distributed, FullGraph, Replicated, cache_problem, data_seed,
                                    use_cache)
-from tlslim.train.config import (LR_DECAYS, OPTIMIZERS, STRATEGIES, TrainConfig, check_config, default_train_dir,
-                                 with_default_checkpoint)
+from tlslim.train.config import (CLUSTER_FIELDS, LR_DECAYS, OPTIMIZERS, STRATEGIES, TrainConfig, check_config,
+                                 default_train_dir, with_default_checkpoint)
 from tlslim.train.evaluation import (EvalConfig, eval_metrics, evaluate, evaluate_run, first_examples, format_metrics,
                                      style_stats)
 from tlslim.train.graph import (LOSS_SCALE_START, TrainGraph, build_towers, build_train_op, group_variables,
@@ -36,7 +36,7 @@ from tlslim.train.plan import Plan, make_plan, variable_shapes
 from tlslim.train.rundir import (RUN_FILE, check_resumable, latest_checkpoint, read_run_record, run_record,
                                  save_checkpoint)
 
-__all__ = ["CachedHead", "Distributed", "EvalConfig", "FullGraph", "LOSS_SCALE_START", "LR_DECAYS", "OPTIMIZERS", "Plan", "RUN_FILE",
+__all__ = ["CLUSTER_FIELDS", "CachedHead", "Distributed", "EvalConfig", "FullGraph", "LOSS_SCALE_START", "LR_DECAYS", "OPTIMIZERS", "Plan", "RUN_FILE",
            "Replicated",
            "STRATEGIES", "TrainConfig", "TrainGraph", "build_towers", "build_train_op", "cache_problem",
            "check_config", "check_resumable", "data_seed", "default_train_dir", "eval_metrics", "evaluate",

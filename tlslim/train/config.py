@@ -20,7 +20,7 @@ from tlslim.scopes import parse_scopes
 from tlslim.train.cluster import parse_hosts
 
 # The one list of strategies, in the order a comparison shows them (scratch is the baseline).
-STRATEGIES = ("scratch", "head", "top", "all", "discriminative")
+STRATEGIES = ("scratch", "head", "top", "all", "discriminative", "fine_tune")
 # The fields that place a process in a cluster (tlslim.train.cluster); scripts that run several
 # trainings one after another (compare.py) leave them out.
 CLUSTER_FIELDS = ("job_name", "task", "worker_hosts", "ps_hosts", "worker_replicas", "num_ps_tasks", "cluster_timeout")
@@ -54,9 +54,13 @@ class TrainConfig:
         None, "Checkpoint-to-graph scope renames, 'ckpt_scope=graph_scope,...'.")
     strategy: Optional[str] = field(
         None, "What trains: head (default with --exclude), top (--unfreeze N blocks + head), all (default without "
-              "--exclude), discriminative (all, lower rates for lower blocks), scratch (no checkpoint).",
+              "--exclude), discriminative (all, lower rates for lower blocks), fine_tune (the head alone for "
+              "--head_steps, then discriminative), scratch (no checkpoint).",
         choices=STRATEGIES)
     unfreeze: int = field(1, "--strategy top: number of blocks below the head to train.")
+    head_steps: Optional[int] = field(None, "--strategy fine_tune: steps of its first phase, the new head alone "
+                                            "(default: a fifth of --max_steps); then everything trains with "
+                                            "discriminative learning rates to --max_steps.")
     lr_factor: float = field(3.0, "--strategy discriminative: learning-rate divisor per block.")
     trainable_scopes: Optional[Tuple[str, ...]] = field(None, "Comma-separated scopes to train; overrides --strategy.")
     train_dir: Optional[str] = field(None, "Where checkpoints and summaries go; default "
@@ -171,7 +175,7 @@ def check_config(config):
         if value is not None and value not in allowed:
             raise TlslimError(f"--{name} must be one of {', '.join(allowed)}, got '{value}'.")
     _positive(config, "num_clones", "batch_size", "max_steps", "learning_rate", "lr_factor", "decay_steps",
-              "decay_rate", "image_size", "eval_batch_size", "eval_examples", "log_every_steps", "save_every_steps",
+              "decay_rate", "image_size", "eval_batch_size", "eval_examples", "head_steps", "log_every_steps", "save_every_steps",
               "keep_checkpoints", "worker_replicas", "cluster_timeout")
     # Images of unknown size here: an impossible geometry fails now, 'auto' is settled on the data.
     data.choose_geometry(config.geometry, config.preprocessing or info.preprocessing, None,
@@ -193,6 +197,14 @@ def check_config(config):
             config.strategy = "scratch"
         else:
             config.strategy = "head" if config.exclude else "all"
+    if config.strategy == "fine_tune":
+        if config.trainable_scopes:
+            raise TlslimError("--trainable_scopes replaces what a strategy trains, and fine_tune trains the head and "
+                              "then everything; drop one of them.")
+        config.head_steps = config.head_steps or max(1, config.max_steps // 5)
+        if config.head_steps >= config.max_steps:
+            raise TlslimError(f"--head_steps {config.head_steps} leaves no steps of --max_steps {config.max_steps} "
+                              f"for fine_tune's second phase; use fewer --head_steps or more --max_steps.")
     if config.strategy != "scratch" and config.checkpoint_path is None:
         raise TlslimError(f"--strategy {config.strategy} fine-tunes a pretrained net and needs --checkpoint_path; "
                           f"pass one, or use --strategy scratch to train from random weights.")

@@ -124,9 +124,16 @@ class EvalConfig:
     preprocessing: Optional[str] = field(None, "Preprocessing style; default: the net's.")
     geometry: Optional[str] = field(None, "auto, slim or squash (see finetune.py --geometry); default: the "
                                           "train_dir's, else auto.", choices=data.GEOMETRIES)
-    batch_size: int = field(32, "Images per batch.")
-    num_examples: Optional[int] = field(None, "Evaluate the first N images only.")
-    device: str = field("auto", "auto, cpu or gpu.")
+    batch_size: int = field(32, "Images per batch.", aliases=("eval_batch_size",))
+    # Spelled as finetune.py spells it; --num_examples (slim's eval_image_classifier.py) still works.
+    eval_examples: Optional[int] = field(None, "Evaluate the first N images only.", aliases=("num_examples",))
+    device: str = field("auto", "auto, cpu or gpu (optionally with an index, e.g. gpu:1).")
+    # The field's former name, still accepted by the constructor.
+    num_examples: dataclasses.InitVar[Optional[int]] = None
+
+    def __post_init__(self, num_examples):
+        if num_examples is not None and self.eval_examples is None:
+            self.eval_examples = num_examples
 
 
 def evaluate_run(config):
@@ -151,6 +158,6 @@ def evaluate_run(config):
         geometry=config.geometry or (record.get("geometry", "squash") if record and same else "auto"))
     metrics = evaluate(config.model, config.checkpoint_path, config.dataset, dataset_dir=config.dataset_dir,
                        split=config.split, image_size=config.image_size, batch_size=config.batch_size,
-                       num_examples=config.num_examples, preprocessing=config.preprocessing, device=config.device,
+                       num_examples=config.eval_examples, preprocessing=config.preprocessing, device=config.device,
                        geometry=config.geometry)
     return metrics, config

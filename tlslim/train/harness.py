@@ -28,6 +28,7 @@ from tlslim import data, nets
 from tlslim.compat import graph_mode, tf
 from tlslim.device import available_memory, check_precision, choose_device, describe, replica_devices, session_config
 from tlslim.errors import TlslimError, error_cause
+from tlslim.paths import check_output_dir
 from tlslim.progress import format_duration
 from tlslim.train import builders, cluster, rundir
 from tlslim.train.config import check_config, default_train_dir
@@ -217,9 +218,6 @@ def train(config):
         cluster.serve(team, session_config())
         return _result(started, role=team.name(team.job, team.index))
     chief = team is None or team.is_chief
-    cached = builders.use_cache(config, workers=len(team.workers) if team else 1)
-    if cached and config.augment is None:
-        config = dataclasses.replace(config, augment=False)  # a cached feature is computed once, unaugmented
     info = nets.get_info(config.model)
     image_size = config.image_size or info.default_image_size
     # Replicas on the CPU split it into logical devices, which must happen before anything lists them.
@@ -227,18 +225,57 @@ def train(config):
     device = devices[0] if devices else choose_device(config.device)
     check_precision(config.precision, device)
     train_dir = config.train_dir or default_train_dir(config)
-    if chief:
-        rundir.check_writable_dir(train_dir)
-        with rundir.run_lock(train_dir):
-            return _run(config, started, team, cached, info, image_size, devices, device, train_dir)
-    return _run(config, started, team, cached, info, image_size, devices, device, train_dir)
+    where = dict(started=started, team=team, info=info, image_size=image_size, devices=devices, device=device,
+                 train_dir=train_dir)
+    if not chief:
+        return _run_phases(config, **where)
+    check_output_dir(train_dir, "--train_dir", "checkpoints")
+    with rundir.run_lock(train_dir):
+        return _run_phases(config, **where)
 
 
-def _run(config, started, team, cached, info, image_size, devices, device, train_dir):
-    """train() after its checks, holding the train_dir (the chief)."""
+def _run_phases(config, **where):
+    """The run of `config`: one phase, or fine_tune's two (the head alone to head_steps, then
+    everything with discriminative learning rates), each resumed where the train_dir stands."""
+    if config.strategy != "fine_tune":
+        return _run(config, **where)
+    phases = fine_tune_phases(config)
+    latest = rundir.latest_checkpoint(where["train_dir"]) if where["team"] is None or where["team"].is_chief else None
+    step = rundir.checkpoint_step(latest) if latest else 0
+    results = []
+    for number, (phase, phase_config) in enumerate(phases, start=1):
+        if step >= phase_config.max_steps and number < len(phases):
+            continue  # this phase is over: the next one resumes from its checkpoint
+        logging.info("fine_tune phase %d/%d: %s to step %d", number, len(phases), FINE_TUNE_PHASES[phase],
+                     phase_config.max_steps)
+        results.append(_run(phase_config, fine_tune=(config, phase), **where))
+    result = dict(results[-1])
+    for key in ("history", "losses"):
+        result[key] = [item for r in results for item in r[key]]
+    result["train_seconds"] = sum(r["train_seconds"] for r in results)
+    return result
+
+
+# fine_tune's phases: (name, what trains, the strategy that trains it).
+FINE_TUNE_PHASES = {"head": "the new head alone", "all": "everything, discriminative learning rates"}
+
+
+def fine_tune_phases(config):
+    """[(phase, config of the phase)] of a checked fine_tune config: the head alone to head_steps
+    (strategy head), then everything to max_steps (strategy discriminative)."""
+    head = dataclasses.replace(config, strategy="head", max_steps=config.head_steps)
+    return [("head", head), ("all", dataclasses.replace(config, strategy="discriminative"))]
+
+
+def _run(config, started, team, info, image_size, devices, device, train_dir, fine_tune=None):
+    """train() after its checks, holding the train_dir (the chief); `fine_tune`: (the run's config,
+    'head' or 'all') when this is a phase of fine_tune."""
     chief = team is None or team.is_chief
+    cached = builders.use_cache(config, workers=len(team.workers) if team else 1)
+    if cached and config.augment is None:
+        config = dataclasses.replace(config, augment=False)  # a cached feature is computed once, unaugmented
     if cached:
-        rundir.check_writable_dir(builders.cache_dir(config), "--cache_dir", "cached features")
+        check_output_dir(builders.cache_dir(config), "--cache_dir", "cached features")
     where = f"{len(devices)} replicas: {', '.join(devices)}" if devices else describe(device)
     logging.info("model %s on %s%s", config.model, where, "; head trained on cached features"
                  if cached else "")
@@ -281,9 +318,19 @@ def _run(config, started, team, cached, info, image_size, devices, device, train
     tg = builder.build(start_step)
     record = rundir.run_record(config, train_set.num_classes, image_size, plan, cached, train_set.class_names,
                                workers=len(team.workers) if team else 1, parameter_servers=len(team.ps) if team else 0)
+    if fine_tune:
+        # One run in two phases: what defines it is the whole run's, not the phase's.
+        record.update(strategy="fine_tune", head_steps=config.head_steps, phase=fine_tune[1],
+                      trainable_scopes=list(info.scopes))
+    resume_saver, new_state = tg.saver, None
     with tg.graph.as_default():
         if latest:
-            rundir.check_resumable(train_dir, latest, record, tg.graph)
+            # The second phase of fine_tune trains variables the first did not: their optimizer state is new.
+            missing = rundir.check_resumable(train_dir, latest, record, tg.graph, new_optimizer_state=bool(fine_tune))
+            if missing:
+                resume_saver = tf.train.Saver([v for v in tf.global_variables() if v.op.name not in missing],
+                                              name="resume_saver")
+                new_state = tf.variables_initializer([v for v in tf.global_variables() if v.op.name in missing])
         # Resuming restores everything from train_dir; a fresh run restores the release weights.
         init_fn = plan.restore_plan.make_init_fn(tg.model_variables) if plan.restore_plan and not latest else None
         restored = list(init_fn.var_list.values()) if init_fn else []
@@ -304,8 +351,12 @@ def _run(config, started, team, cached, info, image_size, devices, device, train
 
         def initialize(sess):
             if latest:
-                tg.saver.restore(sess, latest)
+                resume_saver.restore(sess, latest)
                 logging.info("resuming from %s at step %d", latest, start_step)
+                if new_state is not None:
+                    sess.run(new_state)
+                    logging.info("optimizer state starts afresh for the %d variables this phase trains anew",
+                                 len(missing))
             else:
                 sess.run(init_op)
                 if init_fn:

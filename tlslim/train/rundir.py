@@ -16,6 +16,7 @@ from absl import logging
 
 from tlslim.compat import tf
 from tlslim.errors import TlslimError, error_cause
+from tlslim.paths import missing_dirs
 
 RUN_FILE = "tlslim_run.json"  # what a train_dir was made by, to refuse mixing runs
 LOCK_FILE = "tlslim.lock"     # held by the live run of a train_dir
@@ -24,7 +25,7 @@ CHECKPOINT_PREFIX = "model.ckpt"
 # evaluation frequencies, the number of replicas or workers) may change between invocations.
 RESUME_KEYS = ("model", "dataset", "dataset_dir", "train_subset", "num_classes", "class_names", "image_size",
                "preprocessing", "geometry", "strategy", "trainable_scopes", "optimizer", "learning_rate", "momentum",
-               "lr_decay", "decay_steps", "decay_rate", "weight_decay", "batch_size", "precision")
+               "lr_decay", "decay_steps", "decay_rate", "weight_decay", "batch_size", "precision", "head_steps")
 
 
 def checkpoint_step(path):
@@ -60,15 +61,6 @@ def _holder_text(fd):
     return os.read(fd, 4096).decode("utf-8", "replace").strip()
 
 
-def _created_dirs(directory):
-    """The directories `os.makedirs(directory)` would create, deepest first."""
-    out, path = [], os.path.abspath(directory)
-    while not os.path.exists(path):
-        out.append(path)
-        path = os.path.dirname(path)
-    return out
-
-
 @contextlib.contextmanager
 def run_lock(train_dir):
     """Hold `train_dir` for this run (a lock file under fcntl.flock, which the system releases
@@ -76,7 +68,7 @@ def run_lock(train_dir):
     lock file left by a run that ended without releasing it is taken over with a warning. On the
     way out the lock file goes, and the directories this call created go too if nothing else was
     written to them."""
-    created = _created_dirs(train_dir)
+    created = missing_dirs(train_dir)[::-1]  # deepest first
     os.makedirs(train_dir, exist_ok=True)
     path = os.path.join(train_dir, LOCK_FILE)
     while True:
@@ -167,31 +159,27 @@ def compare_records(train_dir, old, record, keys=RESUME_KEYS):
                           f"the flags that made it, or pass a new --train_dir to start a new run.")
 
 
-def check_resumable(train_dir, latest, record, graph):
-    """TlslimError unless the checkpoint in `train_dir` was written by the same kind of run."""
+def check_resumable(train_dir, latest, record, graph, new_optimizer_state=False):
+    """TlslimError unless the checkpoint in `train_dir` was written by the same kind of run. With
+    `new_optimizer_state`, optimizer state (any variable but the model's and the global step) may be
+    missing from it: returns the names of what is missing."""
     fix = f"use a new --train_dir, or the flags of the run that wrote {train_dir}"
     compare_records(train_dir, read_run_record(train_dir), record)
     saved = tf.train.load_checkpoint(latest).get_variable_to_shape_map()
+    model = {v.op.name for v in graph.get_collection(tf.GraphKeys.MODEL_VARIABLES)} | {"global_step"}
+    missing = []
     for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES):
         name = v.op.name
+        if name not in saved and new_optimizer_state and name not in model:
+            missing.append(name)
+            continue
         if name not in saved:
             raise TlslimError(f"--train_dir {train_dir} holds a checkpoint of another model or setup "
                               f"({name} is not in {os.path.basename(latest)}); {fix}.")
         if list(saved[name]) != v.shape.as_list():
             raise TlslimError(f"--train_dir {train_dir} holds a checkpoint of another model or setup ({name} is "
                               f"{list(saved[name])} there, {v.shape.as_list()} here); {fix}.")
-
-
-def check_writable_dir(directory, flag="--train_dir", what="checkpoints"):
-    """TlslimError unless `directory` is, or can be made as, a writable directory."""
-    path = os.path.abspath(directory)
-    while not os.path.exists(path) and os.path.dirname(path) != path:
-        path = os.path.dirname(path)
-    if not os.path.isdir(path):
-        raise TlslimError(f"{flag} {directory} cannot be a directory: {path} is a file; pass a directory "
-                          f"path for {what}.")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise TlslimError(f"{flag} {directory} is not writable ({path}); pass a directory you can write to.")
+    return missing
 
 
 def save_checkpoint(sess, tg, train_dir):
