@@ -50,7 +50,8 @@ def main(argv):
             print(f"{result['role']}: stopped at step {result['step']}; the chief saves and evaluates the run")
         return
     top5 = f", top-5 {result['top5']:.4f}" if result["top5"] is not None else ""
-    print(f"step {result['step']}: test top-1 {result['top1']:.4f}{top5}; checkpoint {result['checkpoint']}")
+    macro = f", macro recall {result['macro_recall']:.4f}" if result["macro_recall"] is not None else ""
+    print(f"step {result['step']}: test top-1 {result['top1']:.4f}{top5}{macro}; checkpoint {result['checkpoint']}")
     if result["diverged"]:
         sys.stderr.write(f"warning: {result['diverged']}\n")
 

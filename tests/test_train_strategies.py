@@ -96,7 +96,7 @@ def test_log_lines_and_summaries(release, tmp_path, caplog):
                 tags.setdefault(value.tag, []).append(event.step)
     assert {t: sorted(s) for t, s in tags.items()} == {
         "loss": [5, 10], "accuracy": [5, 10], "learning_rate": [5, 10],
-        "eval/top1": [0, 5, 10], "eval/top5": [0, 5, 10], "eval/loss": [0, 5, 10]}
+        "eval/top1": [0, 5, 10], "eval/top5": [0, 5, 10], "eval/macro_recall": [0, 5, 10], "eval/loss": [0, 5, 10]}
 
 
 def test_bfloat16_follows_the_float32_loss_curve(release, tmp_path, monkeypatch):

@@ -9,17 +9,63 @@
 A TlslimError (or a bad flag) prints `error: <message>` on stderr and exits 2, with no
 traceback. Ctrl-C exits 130. --help, --helpshort and -h print the script's help and exit 0.
 """
+import contextlib
 import dataclasses
+import logging as std_logging
+import os
 import sys
+import tempfile
 import typing
 import warnings
 
 from absl import app, flags, logging
 
-from tlslim.compat import graph_mode, tf
 from tlslim.errors import TlslimError
 
+VERBOSE = "--verbose" in sys.argv[1:]
+
+
+@contextlib.contextmanager
+def _native_stderr_held(show):
+    """Hold what C++ code writes to the process's stderr (file descriptor 2) in the block, and
+    show it afterwards only if `show` or the block failed. TensorFlow's start-up banners (oneDNN,
+    CPU features, CUDA probes) are C++ log lines written before its logging is set up, which
+    TF_CPP_MIN_LOG_LEVEL no longer filters."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if show or failed:
+                held.seek(0)
+                sys.stderr.write(held.read().decode("utf-8", "replace"))
+                sys.stderr.flush()
+
+
+# Scripts import this module before anything that imports TensorFlow: its import and first look
+# at the devices (where the CUDA probes run) happen here, their banners held back unless --verbose.
+with _native_stderr_held(VERBOSE):
+    from tlslim.compat import graph_mode, tf
+    tf.config.list_physical_devices()
+
 EXIT_USAGE = 2
+flags.DEFINE_bool("verbose", False, "Show TensorFlow's start-up messages and absl's prefixes (time, file, line) "
+                                    "on every log line.")
+
+
+class PlainFormatter(std_logging.Formatter):
+    """Log lines as a user reads them: the message alone, 'warning: ' before warnings (absl's
+    prefix of level, time, thread, file and line goes only to a run's log file)."""
+
+    def format(self, record):
+        text = record.getMessage()
+        return text if record.levelno < std_logging.WARNING else f"{record.levelname.lower()}: {text}"
 
 
 def fail(message):
@@ -57,6 +103,8 @@ def run(main, argv=None):
     def wrapped(args):
         graph_mode()
         logging.set_verbosity(logging.INFO)
+        if not VERBOSE:
+            logging.get_absl_handler().setFormatter(PlainFormatter())
         # TF 1.x APIs are the point here; their deprecation notices are noise to a student.
         tf.get_logger().setLevel("ERROR")
         for module in ("tensorflow", "tf_slim", "keras"):

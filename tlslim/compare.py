@@ -48,7 +48,8 @@ RESULT_FILE = "result.json"
 DEFAULT_SYNTHETIC_SUBSET = 20  # images per class: the small-data target setting
 JSON_NAME, MD_NAME, PNG_NAME, SUBSET_PNG_NAME = ("comparison.json", "comparison.md", "comparison.png",
                                                  "comparison_train_subset.png")
-COLORS = {"scratch": "#7f7f7f", "head": "#1f77b4", "top": "#2ca02c", "all": "#d62728", "discriminative": "#9467bd"}
+COLORS = {"scratch": "#7f7f7f", "head": "#1f77b4", "top": "#2ca02c", "all": "#d62728", "discriminative": "#9467bd",
+          "fine_tune": "#ff7f0e"}
 # TrainConfig fields a comparison sets for each of its runs (the rest are shared by all runs).
 PER_RUN_FIELDS = ("strategy", "train_dir", "train_subset", "seed", "trainable_scopes", "log_every_steps",
                   "save_every_steps", "keep_checkpoints", "cache_dir")

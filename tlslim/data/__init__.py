@@ -13,12 +13,12 @@ per-style preprocessing of single images of any size (what the release checkpoin
 (geometry 'squash') or slim's (geometry 'slim'); `choose_geometry` resolves 'auto'.
 """
 from tlslim.data import cifar10, folder, imagenet, slim_preprocessing, synthetic
-from tlslim.data.dataset import Dataset, per_class_indices
+from tlslim.data.dataset import Dataset, balanced_weights, class_counts, long_tailed, per_class_indices
 from tlslim.data.pipeline import index_batches, input_pipeline
 from tlslim.data.preprocessing import GEOMETRIES, STYLES, Stats, choose_geometry, compute_stats, preprocess
 from tlslim.errors import TlslimError
 
-__all__ = ["Dataset", "GEOMETRIES", "STYLES", "Stats", "choose_geometry", "compute_stats", "imagenet", "index_batches", "input_pipeline", "load",
+__all__ = ["Dataset", "balanced_weights", "class_counts", "long_tailed", "GEOMETRIES", "STYLES", "Stats", "choose_geometry", "compute_stats", "imagenet", "index_batches", "input_pipeline", "load",
            "names", "preprocess", "slim_preprocessing"]
 
 _NAMES = ("cifar10", "folder", "synthetic", "synthetic_source")
@@ -31,7 +31,7 @@ def names():
 
 def load(name, dataset_dir=None, split="train", train_subset=None, seed=0,
          validation_fraction=folder.DEFAULT_VALIDATION_FRACTION,
-         folder_image_size=folder.DEFAULT_IMAGE_SIZE):
+         folder_image_size=folder.DEFAULT_IMAGE_SIZE, imbalance_ratio=None):
     """Load dataset `name`'s `split` ('train' or 'test') into memory as a Dataset.
 
     dataset_dir: cifar10: the batches directory, its parent or the tarball (default 'data');
@@ -41,13 +41,16 @@ def load(name, dataset_dir=None, split="train", train_subset=None, seed=0,
     seed: picks the train subset; for the synthetic tasks it also keys the train images.
     validation_fraction, folder_image_size: the folder's held-out part (split 'test') and the
         square size its images are decoded to.
+    imbalance_ratio: for split 'train', make the classes long-tailed (see `long_tailed`), after
+        train_subset.
     """
     if name not in _NAMES:
         raise TlslimError(f"unknown dataset '{name}'; known datasets: {', '.join(_NAMES)}.")
     if split not in ("train", "test"):
         raise TlslimError(f"split must be 'train' or 'test', got {split!r}.")
     if name in synthetic.TASKS:
-        return synthetic.load(name, split, train_subset if split == "train" else None, seed)
+        dataset = synthetic.load(name, split, train_subset if split == "train" else None, seed)
+        return long_tailed(dataset, imbalance_ratio) if split == "train" and imbalance_ratio else dataset
     if name == "cifar10":
         dataset = cifar10.load(dataset_dir, split)
     else:
@@ -55,4 +58,6 @@ def load(name, dataset_dir=None, split="train", train_subset=None, seed=0,
     if split == "train" and train_subset is not None:
         dataset = dataset.subset(per_class_indices(dataset.labels, train_subset, seed,
                                                    dataset.num_classes, what=name))
+    if split == "train" and imbalance_ratio:
+        dataset = long_tailed(dataset, imbalance_ratio)
     return dataset

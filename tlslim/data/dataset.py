@@ -75,3 +75,34 @@ def per_class_indices(labels, per_class, seed, num_classes, what="dataset"):
         logging.warning("%s: train_subset=%d but some classes have fewer images; using all of: %s",
                         what, per_class, ", ".join(short))
     return np.sort(np.concatenate(chosen))
+
+
+def class_counts(labels, num_classes):
+    """Images per class, [num_classes] int."""
+    return np.bincount(np.asarray(labels, np.int64), minlength=num_classes)[:num_classes]
+
+
+def long_tailed(dataset, ratio):
+    """`dataset` with its classes made long-tailed, as CIFAR-10-LT is made: class k keeps
+    round(n_k * ratio ** (-k / (C - 1))) of its n_k images (the first ones, in dataset order, so the
+    choice is nested), so the first class keeps all and the last 1/ratio of its images."""
+    if not ratio >= 1:
+        raise TlslimError(f"--imbalance_ratio must be 1 or more (largest class / smallest), got {ratio}.")
+    c = dataset.num_classes
+    keep = []
+    for k in range(c):
+        members = np.flatnonzero(dataset.labels == k)
+        fraction = ratio ** (-k / (c - 1)) if c > 1 else 1.0
+        keep.append(members[:max(1, int(round(len(members) * fraction)))])
+    return dataset.subset(np.sort(np.concatenate(keep)))
+
+
+def balanced_weights(labels, num_classes):
+    """Loss weights per class by inverse frequency, scikit-learn's 'balanced': N / (C * n_c), so a
+    balanced set has all weights 1 and the weighted loss of the whole set keeps its scale (a class
+    absent from the set gets weight 0)."""
+    counts = class_counts(labels, num_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights

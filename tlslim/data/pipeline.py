@@ -21,12 +21,36 @@ from tlslim.data.preprocessing import choose_geometry, preprocess
 from tlslim.errors import TlslimError
 
 
-def index_batches(n, batch_size, shuffle, repeat, seed):
+def _balanced_rounds(labels, rng):
+    """Endless rounds of indices, one example of every class per round in a random order of the
+    classes; each class's examples come in a fresh permutation every time they run out."""
+    classes = np.unique(labels)
+    members = [np.flatnonzero(labels == c) for c in classes]
+    pools, used = [rng.permutation(m) for m in members], np.zeros(len(classes), np.int64)
+    while True:
+        order = rng.permutation(len(classes))
+        round_ = np.empty(len(classes), np.int64)
+        for slot, k in enumerate(order):
+            if used[k] == len(pools[k]):
+                pools[k], used[k] = rng.permutation(members[k]), 0
+            round_[slot] = pools[k][used[k]]
+            used[k] += 1
+        yield round_
+
+
+def index_batches(n, batch_size, shuffle, repeat, seed, balanced_labels=None):
     """Batches of indices into a dataset of `n` examples, in the pipeline's order for `seed`
-    (a fresh seeded permutation per epoch when shuffling; endless and full with `repeat`)."""
+    (a fresh seeded permutation per epoch when shuffling; endless and full with `repeat`).
+    `balanced_labels` (the examples' labels; with repeat): draw the classes evenly instead, every
+    run of C consecutive indices holding one example of each of the C classes, so a batch of a
+    multiple of C images holds as many of each class."""
     rng = np.random.default_rng([seed, 0xDA7A])
+    if balanced_labels is not None:
+        rounds = _balanced_rounds(np.asarray(balanced_labels), rng)
 
     def epoch_order():
+        if balanced_labels is not None:
+            return next(rounds)
         return rng.permutation(n) if shuffle else np.arange(n)
 
     if not repeat:
@@ -43,12 +67,14 @@ def index_batches(n, batch_size, shuffle, repeat, seed):
 
 
 def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, shuffle=None,
-                   repeat=None, augment=None, stats=None, num_parallel_calls=None, geometry="squash"):
+                   repeat=None, augment=None, stats=None, num_parallel_calls=None, geometry="squash",
+                   balanced=False):
     """A tf.data.Dataset of (images float32 [B, S, S, 3], labels int64 [B]) from a Dataset.
 
     shuffle, repeat and augment default to `is_training`. `stats` is for the per-dataset
     preprocessing styles (see tlslim.data.compute_stats). With repeat the batch size is static.
     `geometry`: 'squash', 'slim' or 'auto' (tlslim.data.preprocessing.choose_geometry).
+    `balanced` (with repeat): batches drawn evenly over the classes (see index_batches).
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise TlslimError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -62,8 +88,11 @@ def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, 
     h, w = images.shape[1:3]
     geometry = choose_geometry(geometry, style, (h, w), image_size)
 
+    if balanced and not repeat:
+        raise TlslimError("balanced sampling draws an endless stream; it needs repeat (training).")
+
     def generate():
-        for idx in index_batches(n, batch_size, shuffle, repeat, seed):
+        for idx in index_batches(n, batch_size, shuffle, repeat, seed, labels if balanced else None):
             yield images[idx], labels[idx]
 
     batch_dim = batch_size if repeat else None

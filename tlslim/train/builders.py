@@ -55,6 +55,8 @@ class FullGraph:
         self.config, self.plan, self.device = config, plan, device
         self.train_set, self.test_set, self.image_size = train_set, test_set, image_size
         self.style = config.preprocessing or nets.get_info(config.model).preprocessing
+        self.class_weights = (data.balanced_weights(train_set.labels, train_set.num_classes)
+                              if config.class_weights == "balanced" else None)
 
     def prepare(self):
         """Work before the graph (none here)."""
@@ -76,7 +78,8 @@ class FullGraph:
             train_data, eval_iterator = self._pipelines(start_step)
             images, labels = tf.data.make_one_shot_iterator(train_data).get_next()
             eval_images, eval_labels = eval_iterator.get_next()
-            tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, eval_images, self.device)
+            tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, eval_images, self.device,
+                              class_weights=self.class_weights)
             tg.inputs.update(eval_init=eval_iterator.initializer, eval_labels=eval_labels)
             self.add_ops(tg)
         return tg
@@ -92,7 +95,8 @@ class FullGraph:
             # Reseeded from the step on resume, so a resumed run sees a fresh order.
             train_data = data.input_pipeline(self.train_set, c.batch_size, self.image_size, self.style,
                                              is_training=True, seed=data_seed(c.seed, start_step, self.data_stream),
-                                             augment=c.augment, stats=stats, geometry=c.geometry)
+                                             augment=c.augment, stats=stats, geometry=c.geometry,
+                                             balanced=c.sampling == "balanced")
             eval_data = data.input_pipeline(self.test_set, c.eval_batch_size or c.batch_size, self.image_size,
                                             self.style, is_training=False, stats=stats, geometry=c.geometry)
             return train_data, tf.data.make_initializable_iterator(eval_data)
@@ -136,7 +140,7 @@ class Replicated(FullGraph):
                 iterator = strategy.make_dataset_iterator(train_data)
                 eval_images, eval_labels = eval_iterator.get_next()
                 tg = build_towers(c, self.plan, self.train_set.num_classes, None, None, eval_images, self.device,
-                                  replicated=(strategy, iterator))
+                                  replicated=(strategy, iterator), class_weights=self.class_weights)
                 # A Saver restores a mirrored variable's first copy only (the release restore and a
                 # resume alike): the others take its value before the first step.
                 copies = [(strategy.experimental_local_results(v)[0], strategy.experimental_local_results(v)[1:])
@@ -268,7 +272,7 @@ class CachedHead(FullGraph):
             labels = tf.placeholder(tf.int64, [None], name="labels")
             # The auxiliary head reads the base, which never runs here.
             tg = build_towers(c, self.plan, self.train_set.num_classes, images, labels, images, self.device,
-                              aux_loss=False)
+                              aux_loss=False, class_weights=self.class_weights)
             tg.inputs.update(labels=labels, features=restore.penultimate(tg.end_points),
                              eval_features=restore.penultimate(tg.eval_end_points))
         logging.info("training the head on cached features %s", tg.inputs["features"].name)
@@ -286,7 +290,8 @@ class CachedHead(FullGraph):
     def step_fn(self, sess, tg, start_step):
         fs, c = self.train_features, self.config
         # The order tlslim.data.input_pipeline gives for the same seed and step (no augmentation).
-        batches = data.index_batches(len(fs), c.batch_size, True, True, data_seed(c.seed, start_step))
+        batches = data.index_batches(len(fs), c.batch_size, True, True, data_seed(c.seed, start_step),
+                                     fs.labels if c.sampling == "balanced" else None)
         fetches, features_t, labels_t = tg.fetches, tg.inputs["features"], tg.inputs["labels"]
 
         def run_step():

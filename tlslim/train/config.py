@@ -25,7 +25,7 @@ STRATEGIES = ("scratch", "head", "top", "all", "discriminative", "fine_tune")
 # trainings one after another (compare.py) leave them out.
 CLUSTER_FIELDS = ("job_name", "task", "worker_hosts", "ps_hosts", "worker_replicas", "num_ps_tasks", "cluster_timeout")
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
-LR_DECAYS = ("fixed", "exponential", "cosine")
+LR_DECAYS = ("fixed", "exponential", "cosine", "range")
 
 
 def field(default, help, aliases=(), choices=None, factory=None):  # noqa: A002 - absl's word for it
@@ -84,6 +84,14 @@ class TrainConfig:
     cache_dir: Optional[str] = field(None, "Where cached features go (default runs/feature_cache); an entry is "
                                            "keyed by everything that makes it, so a changed input never reuses one.")
     train_subset: Optional[int] = field(None, "Use only this many training images per class.")
+    imbalance_ratio: Optional[float] = field(
+        None, "Make the training set long-tailed, as CIFAR-10-LT is made: class k keeps a fraction R^(-k/(C-1)) "
+              "of its images (after --train_subset), so the first class keeps all and the last 1/R.")
+    class_weights: str = field("none", "Weight each image's loss: none, or balanced (by inverse class frequency, "
+                                       "scikit-learn's N / (C * n_c)).", choices=("none", "balanced"))
+    sampling: str = field("shuffle", "How training batches are drawn: shuffle (epochs in random order), or balanced "
+                                     "(every class equally often: each run of C images holds one of each class).",
+                          choices=("shuffle", "balanced"))
     batch_size: int = field(32, "Images per training step.")
     max_steps: int = field(1000, "Stop at this global step.", aliases=("max_number_of_steps",))
     optimizer: str = field("momentum", "Optimizer (TF-Slim's names; momentum is SGD with --momentum).",
@@ -91,10 +99,13 @@ class TrainConfig:
     learning_rate: float = field(0.01, f"Initial learning rate (TF-Slim's 0.01; {embedded.LEARNING_RATE:g} for the "
                                        f"built-in example when not given).")
     momentum: float = field(0.9, "Momentum (momentum and rmsprop optimizers).")
-    lr_decay: str = field("fixed", "Learning-rate schedule: fixed, exponential (staircase), cosine.",
+    lr_decay: str = field("fixed", "Learning-rate schedule: fixed, exponential (staircase), cosine, range (from "
+                                   "--learning_rate to --end_learning_rate exponentially over --max_steps: the "
+                                   "range test of scripts/lr_find.py).",
                           aliases=("learning_rate_decay", "learning_rate_decay_type"), choices=LR_DECAYS)
     decay_steps: Optional[int] = field(None, "exponential: steps per decay (default max_steps/4); cosine: steps to "
                                              "zero (default max_steps).")
+    end_learning_rate: float = field(10.0, "range: the learning rate at --max_steps.")
     decay_rate: float = field(0.5, "exponential: factor per decay_steps (staircase).",
                               aliases=("learning_rate_decay_factor",))
     weight_decay: float = field(0.00004, "L2 weight decay of the trained variables.")
@@ -168,15 +179,18 @@ def check_config(config):
     for name in ("momentum", "weight_decay"):
         if not getattr(config, name) >= 0:
             raise TlslimError(f"--{name} must be 0 or more, got {getattr(config, name)}.")
+    if config.imbalance_ratio is not None and not config.imbalance_ratio >= 1:
+        raise TlslimError(f"--imbalance_ratio must be 1 or more (largest class / smallest), got "
+                          f"{config.imbalance_ratio}.")
     if config.momentum > 1:
         raise TlslimError(f"--momentum must be at most 1, got {config.momentum}; 0.9 is usual.")
-    for name in ("strategy", "optimizer", "lr_decay", "precision"):
+    for name in ("strategy", "optimizer", "lr_decay", "precision", "class_weights", "sampling"):
         allowed, value = TrainConfig.__dataclass_fields__[name].metadata["choices"], getattr(config, name)
         if value is not None and value not in allowed:
             raise TlslimError(f"--{name} must be one of {', '.join(allowed)}, got '{value}'.")
     _positive(config, "num_clones", "batch_size", "max_steps", "learning_rate", "lr_factor", "decay_steps",
-              "decay_rate", "image_size", "eval_batch_size", "eval_examples", "head_steps", "log_every_steps", "save_every_steps",
-              "keep_checkpoints", "worker_replicas", "cluster_timeout")
+              "decay_rate", "image_size", "eval_batch_size", "eval_examples", "head_steps", "log_every_steps",
+              "save_every_steps", "keep_checkpoints", "worker_replicas", "cluster_timeout", "end_learning_rate")
     # Images of unknown size here: an impossible geometry fails now, 'auto' is settled on the data.
     data.choose_geometry(config.geometry, config.preprocessing or info.preprocessing, None,
                          config.image_size or info.default_image_size)

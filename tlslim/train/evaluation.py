@@ -1,4 +1,6 @@
-"""Evaluation: metrics of logits against labels, and a checkpoint's accuracy on a dataset split.
+"""Evaluation: metrics of logits against labels (top-k accuracy, the confusion matrix, per-class
+precision, recall and F1 with their macro and weighted averages), and a checkpoint's metrics on a
+dataset split.
 
     evaluate("vgg_16", "runs/vgg_16-cifar10-head", "cifar10", dataset_dir="data", image_size=32)
     evaluate_run(EvalConfig(checkpoint_path="runs/cifarnet-synthetic-head"))  # settings from its run record
@@ -18,14 +20,61 @@ from tlslim.train.config import field
 from tlslim.train.rundir import read_run_record
 
 
-def _accuracy(logits, labels):
-    """(top1, top5 or None) of numpy logits [N, C] against labels [N]."""
-    top1 = float(np.mean(np.argmax(logits, 1) == labels)) if len(labels) else float("nan")
-    top5 = None
-    if logits.shape[1] > 5:
-        best5 = np.argsort(-logits, axis=1)[:, :5]
-        top5 = float(np.mean(np.any(best5 == labels[:, None], axis=1))) if len(labels) else float("nan")
-    return top1, top5
+def ranked_classes(logits):
+    """Class indices of logits [N, C] from most to least likely, per row. The sort is stable, so
+    among equal logits the lower index ranks first, as np.argmax picks it: top-1 here is argmax's."""
+    return np.argsort(-np.asarray(logits), axis=1, kind="stable")
+
+
+def topk_accuracy(logits, labels, ks, ranked=None):
+    """[accuracy of the top k classes for each k in `ks`] of logits [N, C] against labels [N]
+    (nan for no examples); `ranked`: ranked_classes(logits) if already computed."""
+    labels = np.asarray(labels)
+    if not len(labels):
+        return [float("nan")] * len(ks)
+    ranked = ranked_classes(logits) if ranked is None else ranked
+    # Rank of the true class in each row: 0 for a correct top-1 prediction.
+    rank = np.argmax(ranked == labels[:, None], axis=1)
+    return [float(np.mean(rank < k)) for k in ks]
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    """int64 [C, C] counts: row = true class, column = predicted class."""
+    labels, predictions = np.asarray(labels, np.int64), np.asarray(predictions, np.int64)
+    return np.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes)
+
+
+def _ratio(a, b):
+    """a / b elementwise, 0 where b is 0."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.divide(a, b, out=np.zeros_like(a), where=b != 0)
+
+
+def class_metrics(matrix):
+    """Per-class and averaged metrics of a confusion matrix [C, C] (rows true, columns predicted).
+
+    Returns {'precision', 'recall', 'f1' (float64 [C] each), 'support' (true examples, int64 [C]),
+    'predicted' (predictions, int64 [C]), 'macro' and 'weighted' ({'precision', 'recall', 'f1'})}.
+    A class never predicted has precision 0 (0/0 -> 0). A class absent from the split (support 0)
+    has no recall or F1 (nan), and the averages run over the classes with support > 0 only: macro
+    is their plain mean, weighted their mean weighted by support. With no example at all every
+    average is nan. F1 is 0 where precision and recall are both 0.
+    """
+    matrix = np.asarray(matrix, np.int64)
+    hits = np.diag(matrix)
+    support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    precision, recall = _ratio(hits, predicted), _ratio(hits, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    present = support > 0
+    recall[~present] = np.nan
+    f1[~present] = np.nan
+    per_class = {"precision": precision, "recall": recall, "f1": f1}
+    averages = {}
+    for name, weights in (("macro", present.astype(np.float64)), ("weighted", support.astype(np.float64))):
+        averages[name] = {k: float(np.sum(v[present] * weights[present]) / weights.sum()) if present.any()
+                          else float("nan") for k, v in per_class.items()}
+    return dict(per_class, support=support, predicted=predicted, **averages)
 
 
 def _cross_entropy(logits, labels):
@@ -35,15 +84,26 @@ def _cross_entropy(logits, labels):
 
 
 def eval_metrics(logits, labels):
-    """{'top1', 'top5' (None for 5 classes or fewer), 'loss', 'count'} of logits [N, C] and labels [N]."""
+    """{'top1', 'top5' (None for 5 classes or fewer), 'macro_recall', 'macro_f1', 'loss', 'count'}
+    of logits [N, C] and labels [N]. The macro averages come from the confusion matrix of the
+    top-1 predictions, over the classes present in `labels` (see class_metrics)."""
     logits = np.asarray(logits, np.float64)
-    top1, top5 = _accuracy(logits, labels)
-    return {"top1": top1, "top5": top5, "loss": _cross_entropy(logits, labels), "count": int(len(labels))}
+    labels = np.asarray(labels, np.int64)
+    ranked = ranked_classes(logits)
+    ks = (1, 5) if logits.shape[1] > 5 else (1,)
+    top1, top5 = (topk_accuracy(logits, labels, ks, ranked) + [None])[:2]
+    macro = class_metrics(confusion_matrix(labels, ranked[:, 0], logits.shape[1]))["macro"]
+    return {"top1": top1, "top5": top5, "macro_recall": macro["recall"], "macro_f1": macro["f1"],
+            "loss": _cross_entropy(logits, labels), "count": int(len(labels))}
 
 
 def format_metrics(m):
+    """'top-1 0.6800, top-5 0.9970, macro recall 0.6712, macro F1 0.6650, loss 0.9687 on 200 test
+    images' (top-5 only where there is one; the macro part only in metrics that have it)."""
     top5 = f", top-5 {m['top5']:.4f}" if m["top5"] is not None else ""
-    return f"top-1 {m['top1']:.4f}{top5}, loss {m['loss']:.4f} on {m['count']} test images"
+    macro = f", macro recall {m['macro_recall']:.4f}, macro F1 {m['macro_f1']:.4f}" \
+        if m.get("macro_recall") is not None else ""
+    return f"top-1 {m['top1']:.4f}{top5}{macro}, loss {m['loss']:.4f} on {m['count']} test images"
 
 
 def run_eval(sess, init, logits_t, labels_t):
@@ -66,13 +126,18 @@ def style_stats(style, train_set):
 
 
 def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", image_size=None, batch_size=32,
-             num_examples=None, preprocessing=None, device="auto", return_logits=False, geometry="auto"):
+             num_examples=None, preprocessing=None, device="auto", return_logits=False, geometry="auto",
+             return_examples=False):
     """Top-1/top-5 accuracy of a checkpoint (a file, V2 prefix, or train_dir) on a dataset split.
 
     Builds the net in inference mode (dropout off, batch norm on its moving statistics) with the
     dataset's number of classes and restores every model variable. `geometry`: how images reach
-    the input size (tlslim.data.choose_geometry). Returns {'top1', 'top5'
-    (None for 5 classes or fewer), 'loss', 'count'} (+ 'logits', 'labels' if return_logits).
+    the input size (tlslim.data.choose_geometry). Returns eval_metrics' {'top1', 'top5'
+    (None for 5 classes or fewer), 'macro_recall', 'macro_f1', 'loss', 'count'}; with
+    return_logits also 'logits' [N, C], 'labels' [N] and 'indices' [N] (each row's example in
+    the split, the order the pipeline fed them); with return_examples also those and 'examples'
+    (the Dataset evaluated: its uint8 images as stored, labels and class names; indices index it)
+    and 'checkpoint' (the checkpoint file read).
     """
     graph_mode()
     info = nets.get_info(model)
@@ -105,8 +170,14 @@ def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", im
             all_logits, all_labels = run_eval(sess, iterator.initializer, logits, labels)
     result = eval_metrics(all_logits, all_labels)
     logging.info("%s on %s/%s from %s: %s", model, dataset, split, init_fn.checkpoint_path, format_metrics(result))
-    if return_logits:
-        result.update(logits=all_logits, labels=all_labels)
+    if return_logits or return_examples:
+        # The evaluation pipeline does not shuffle: its order is index_batches' unshuffled one.
+        indices = np.concatenate(list(data.index_batches(len(test_set), batch_size, False, False, 0)))
+        if not np.array_equal(test_set.labels[indices], all_labels):
+            raise AssertionError("the evaluation pipeline's order is not the split's")  # a bug, not user input
+        result.update(logits=all_logits, labels=all_labels, indices=indices)
+    if return_examples:
+        result.update(examples=test_set, checkpoint=init_fn.checkpoint_path)
     return result
 
 
@@ -136,9 +207,10 @@ class EvalConfig:
             self.eval_examples = num_examples
 
 
-def evaluate_run(config):
+def evaluate_run(config, return_examples=False):
     """`evaluate` with an EvalConfig whose unset settings come from the checkpoint's run record;
-    returns (metrics, the EvalConfig used)."""
+    returns (metrics, the EvalConfig used). return_examples: as for `evaluate` (what a report of
+    the same pass needs: logits, labels, indices, the examples and the checkpoint file)."""
     if not config.checkpoint_path:
         raise TlslimError("--checkpoint_path is required (a checkpoint file, V2 prefix or training directory).")
     record = read_run_record(config.checkpoint_path) or {}
@@ -159,5 +231,5 @@ def evaluate_run(config):
     metrics = evaluate(config.model, config.checkpoint_path, config.dataset, dataset_dir=config.dataset_dir,
                        split=config.split, image_size=config.image_size, batch_size=config.batch_size,
                        num_examples=config.eval_examples, preprocessing=config.preprocessing, device=config.device,
-                       geometry=config.geometry)
+                       geometry=config.geometry, return_examples=return_examples)
     return metrics, config

@@ -23,12 +23,16 @@ LOSS_SCALE_GROWTH_STEPS = 1000
 
 
 def learning_rate_schedule(config, global_step):
-    """The learning-rate tensor: fixed, exponential (staircase) or cosine decay."""
+    """The learning-rate tensor: fixed, exponential (staircase), cosine decay, or the range test's
+    exponential sweep from learning_rate to end_learning_rate over max_steps."""
     lr = config.learning_rate
     if config.lr_decay == "exponential":
         steps = config.decay_steps or max(1, config.max_steps // 4)
         return tf.train.exponential_decay(lr, global_step, steps, config.decay_rate, staircase=True,
                                           name="learning_rate")
+    if config.lr_decay == "range":
+        fraction = tf.cast(global_step, tf.float32) / float(config.max_steps)
+        return tf.multiply(lr, tf.pow(config.end_learning_rate / lr, fraction), name="learning_rate")
     if config.lr_decay == "cosine":
         return tf.train.cosine_decay(lr, global_step, config.decay_steps or config.max_steps, name="learning_rate")
     return tf.constant(lr, tf.float32, name="learning_rate")
@@ -161,7 +165,7 @@ class TrainGraph:
 
 
 def _train_tower(config, plan, num_classes, images, labels, dtype, aux_loss, global_step, learning_rate,
-                 replicas=1):
+                 replicas=1, class_weights=None):
     """One training tower on `images`/`labels`: the net, its loss and the step that trains it (in a
     replica's context when `replicas` > 1). Returns a dict of what TrainGraph records."""
     train_fn = nets.get_network_fn(config.model, num_classes, is_training=True, weight_decay=config.weight_decay)
@@ -173,11 +177,14 @@ def _train_tower(config, plan, num_classes, images, labels, dtype, aux_loss, glo
     var_groups = group_variables(var_list, plan.groups)
 
     with tf.name_scope("loss"):
+        # Each image's loss times its class's weight (1 without class weights), averaged over the batch.
+        weights = 1.0 if class_weights is None else tf.gather(
+            tf.constant(class_weights, tf.float32, name="class_weights"), labels)
         cross_entropy = tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+            weights * tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
         aux_logits = end_points.get("AuxLogits")
         if aux_loss and aux_logits is not None and config.aux_loss_weight:
-            aux_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            aux_entropy = tf.reduce_mean(weights * tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels=labels, logits=tf.cast(aux_logits, tf.float32)), name="aux_cross_entropy")
             cross_entropy += config.aux_loss_weight * aux_entropy
         # Weight decay of the trainable variables only: a frozen layer's term is a constant.
@@ -203,11 +210,13 @@ def _train_tower(config, plan, num_classes, images, labels, dtype, aux_loss, glo
                 update_ops=update_ops, end_points=end_points, learning_rate=learning_rate)
 
 
-def build_towers(config, plan, num_classes, images, labels, eval_images, device, aux_loss=True, replicated=None):
+def build_towers(config, plan, num_classes, images, labels, eval_images, device, aux_loss=True, replicated=None,
+                 class_weights=None):
     """Build, in the default graph (global step created), the training tower on `images`/`labels`
     with its loss and train op, and the evaluation tower on `eval_images` sharing its variables.
     With `aux_loss` the loss also has an auxiliary head's cross-entropy (AuxLogits) times
-    config.aux_loss_weight, as slim's train_image_classifier had it.
+    config.aux_loss_weight, as slim's train_image_classifier had it. `class_weights` ([num_classes]):
+    each image's loss is weighted by its class's.
 
     `replicated`: (strategy, iterator) to build the training tower once per replica of a
     tf.distribute strategy (in its scope) on the iterator's per-replica batches, `images` and
@@ -221,7 +230,8 @@ def build_towers(config, plan, num_classes, images, labels, eval_images, device,
     dtype = compute_dtype(config.precision, device)
     if replicated is None:
         with tf.device(device):
-            tower = _train_tower(config, plan, num_classes, images, labels, dtype, aux_loss, global_step, None)
+            tower = _train_tower(config, plan, num_classes, images, labels, dtype, aux_loss, global_step, None,
+                                 class_weights=class_weights)
         train_op, total_loss, accuracy = tower["train_op"], tower["loss"], tower["accuracy"]
     else:
         strategy, iterator = replicated
@@ -230,7 +240,8 @@ def build_towers(config, plan, num_classes, images, labels, eval_images, device,
 
         def replica_step(inputs):
             towers.append(_train_tower(config, plan, num_classes, inputs[0], inputs[1], dtype, aux_loss, global_step,
-                                       learning_rate, replicas=strategy.num_replicas_in_sync))
+                                       learning_rate, replicas=strategy.num_replicas_in_sync,
+                                       class_weights=class_weights))
             with tf.control_dependencies([towers[-1]["train_op"]]):
                 return tf.identity(towers[-1]["loss"]), tf.identity(towers[-1]["accuracy"])
 

@@ -35,6 +35,9 @@ from tlslim.train.config import check_config, default_train_dir
 from tlslim.train.evaluation import eval_metrics, first_examples, format_metrics
 from tlslim.train.plan import check_memory, make_plan
 
+# A training set whose largest class has more than this many times the smallest's images is
+# reported as imbalanced.
+IMBALANCED = 10
 # A final test loss above this many times chance level (ln of the number of classes) is reported
 # as a diverged run.
 DIVERGED_LOSS = 10
@@ -79,6 +82,43 @@ def _log_plan(plan, tg, restored, resume_from):
                  len(tg.var_list), ", ".join(plan.trainable_scopes), len(tg.update_ops))
 
 
+def _fit_batch(config, num_train):
+    """`config` with a --batch_size larger than the training set clipped to it (a multiple of the
+    replicas), with a line saying so."""
+    if config.batch_size <= num_train:
+        return config
+    batch = num_train - num_train % config.num_clones
+    if batch < 1:
+        raise TlslimError(f"the training set has {num_train} images, fewer than --num_clones {config.num_clones}; "
+                          f"use fewer replicas or more images.")
+    logging.warning("--batch_size %d is more than the %d training images; using %d", config.batch_size, num_train,
+                    batch)
+    return dataclasses.replace(config, batch_size=batch)
+
+
+def _log_classes(config, train_set):
+    """The training set's class counts, a warning when they are far apart, and the class weights."""
+    counts = data.class_counts(train_set.labels, train_set.num_classes)
+    shown = ", ".join(f"{name} {n}" for name, n in zip(train_set.class_names[:20], counts[:20]))
+    logging.info("training images per class: %s%s", shown, ", ..." if len(counts) > 20 else "")
+    present = counts[counts > 0]
+    if len(present) and present.max() > IMBALANCED * present.min() and config.class_weights == "none" and \
+            config.sampling == "shuffle":
+        big, small = int(np.argmax(counts)), int(np.argmin(np.where(counts > 0, counts, counts.max() + 1)))
+        logging.warning("the classes are imbalanced: %s has %d training images, %s %d (%.0fx); top-1 favours the "
+                        "large classes (the evaluation's macro recall does not); consider --class_weights balanced "
+                        "or --sampling balanced", train_set.class_names[big], counts[big],
+                        train_set.class_names[small], counts[small], counts[big] / counts[small])
+    if config.class_weights == "balanced":
+        weights = data.balanced_weights(train_set.labels, train_set.num_classes)
+        logging.info("loss weights per class (balanced): %s", ", ".join(f"{w:.3g}" for w in weights[:20]))
+    if config.sampling == "balanced":
+        logging.info("batches drawn evenly over the %d classes", len(present))
+        if config.class_weights == "balanced":
+            logging.warning("--class_weights balanced with --sampling balanced corrects for the imbalance twice: "
+                            "the rare classes now outweigh the common ones; use one of them")
+
+
 def _suggest_cache(config, workers):
     """One line when a head-only run augments, so the base runs every step, though it need not."""
     if config.strategy == "head" and config.cache_features is None and config.augment is not False and \
@@ -120,7 +160,8 @@ def _interrupt_between_steps():
         signal.signal(signal.SIGINT, previous)
 
 
-def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, writer=None, before_last_save=None):
+def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, writer=None, before_last_save=None,
+             on_step=None):
     """Train on an initialized session to `config.max_steps`.
 
     run_step() takes one step -> (loss, accuracy, learning_rate, global step after it);
@@ -129,8 +170,10 @@ def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, wri
     eval_every_steps), every eval_every_steps and at the end. A non-finite loss raises TlslimError
     with nothing saved; Ctrl-C saves, then re-raises. `train_dir` and `evaluation` None: nothing is
     saved or evaluated (a worker of a cluster that is not the chief). `before_last_save()` runs
-    before the last checkpoint. Returns {'step', 'loss' (None if no step ran), 'losses' ([(step,
-    loss)]), 'checkpoint', 'final' (the last metrics, or None), 'loop_seconds'}.
+    before the last checkpoint. `on_step(step, loss, learning_rate)` sees every step before the
+    finiteness check; when it returns True the loop stops there, with nothing saved or evaluated.
+    Returns {'step', 'loss' (None if no step ran), 'losses' ([(step, loss)]), 'checkpoint',
+    'final' (the last metrics, or None), 'loop_seconds', 'stopped' (by on_step)}.
     """
     step = int(sess.run(tg.global_step))
     checkpoint = latest
@@ -150,6 +193,9 @@ def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, wri
                 loss, acc, lr, step = run_step()
                 window_seconds += time.time() - tic
                 loss, step = float(loss), int(step)
+                if on_step is not None and on_step(step, loss, float(lr)):
+                    return {"step": step, "loss": loss, "losses": losses + [(step, loss)], "checkpoint": checkpoint,
+                            "final": None, "loop_seconds": loop_seconds + window_seconds, "stopped": True}
                 if not np.isfinite(loss):
                     raise TlslimError(f"the loss is {loss} at step {step}; stopped without saving (the latest "
                                       f"checkpoint is the last good one); lower --learning_rate "
@@ -185,30 +231,32 @@ def run_loop(sess, tg, config, train_dir, run_step, evaluation, latest=None, wri
     if train_dir and (not checkpoint or rundir.checkpoint_step(checkpoint) != step):
         checkpoint = rundir.save_checkpoint(sess, tg, train_dir)
     return {"step": step, "loss": loss, "losses": losses, "checkpoint": checkpoint,
-            "final": evaluation(step) if evaluation else None, "loop_seconds": loop_seconds}
+            "final": evaluation(step) if evaluation else None, "loop_seconds": loop_seconds, "stopped": False}
 
 
 def _result(started, step=None, loss=None, final=None, train_seconds=0.0, history=(), losses=(), train_dir=None,
             checkpoint=None, cache=None, role=None, diverged=None):
     final = final or {}
     return {"step": step, "loss": loss, "top1": final.get("top1"), "top5": final.get("top5"),
-            "eval_loss": final.get("loss"), "seconds": time.time() - started, "train_seconds": train_seconds,
+            "macro_recall": final.get("macro_recall"), "eval_loss": final.get("loss"), "seconds": time.time() - started, "train_seconds": train_seconds,
             "history": list(history), "losses": list(losses), "train_dir": train_dir, "checkpoint": checkpoint,
             "cache": cache, "role": role, "diverged": diverged}
 
 
-def train(config):
+def train(config, on_step=None):
     """Run `config` (a TrainConfig) to `max_steps`, resuming from its train_dir if possible.
 
-    Returns {'step', 'loss' (last training loss; None if no step ran), 'top1', 'top5', 'eval_loss',
+    Returns {'step', 'loss' (last training loss; None if no step ran), 'top1', 'top5', 'macro_recall'
+    (the mean of the classes' recalls), 'eval_loss',
     'seconds', 'train_seconds' (in training steps), 'history' (evaluation points: step, top1, top5,
     loss, count, seconds since the start), 'losses' ([(step, training loss)] of the steps this call
     ran), 'train_dir', 'checkpoint', 'cache' (cached features: their entries, whether this run
     extracted them and how long it took; None without the cache), 'role' (in a cluster: 'the
     chief', 'worker 1', 'ps 0'; else None), 'diverged' (a warning line when the final test loss is
-    far above chance, else None)}. In a cluster only the chief saves and evaluates: the
-    others return no metrics, checkpoint or train_dir. Raises TlslimError for anything the user can
-    fix; KeyboardInterrupt after saving a checkpoint.
+    far above chance, else None)}. `on_step(step, loss, learning_rate)` sees every step and stops
+    the run, unsaved and unevaluated, by returning True (see run_loop). In a cluster only the chief
+    saves and evaluates: the others return no metrics, checkpoint or train_dir. Raises TlslimError
+    for anything the user can fix; KeyboardInterrupt after saving a checkpoint.
     """
     started = time.time()
     graph_mode()
@@ -226,11 +274,11 @@ def train(config):
     check_precision(config.precision, device)
     train_dir = config.train_dir or default_train_dir(config)
     where = dict(started=started, team=team, info=info, image_size=image_size, devices=devices, device=device,
-                 train_dir=train_dir)
+                 train_dir=train_dir, on_step=on_step)
     if not chief:
         return _run_phases(config, **where)
     check_output_dir(train_dir, "--train_dir", "checkpoints")
-    with rundir.run_lock(train_dir):
+    with rundir.run_lock(train_dir), rundir.run_log(train_dir):
         return _run_phases(config, **where)
 
 
@@ -267,7 +315,7 @@ def fine_tune_phases(config):
     return [("head", head), ("all", dataclasses.replace(config, strategy="discriminative"))]
 
 
-def _run(config, started, team, info, image_size, devices, device, train_dir, fine_tune=None):
+def _run(config, started, team, info, image_size, devices, device, train_dir, on_step=None, fine_tune=None):
     """train() after its checks, holding the train_dir (the chief); `fine_tune`: (the run's config,
     'head' or 'all') when this is a phase of fine_tune."""
     chief = team is None or team.is_chief
@@ -286,7 +334,7 @@ def _run(config, started, team, info, image_size, devices, device, train_dir, fi
 
     # Data.
     train_set = data.load(config.dataset, config.dataset_dir, split="train", train_subset=config.train_subset,
-                          seed=config.seed)
+                          seed=config.seed, imbalance_ratio=config.imbalance_ratio)
     test_set = first_examples(data.load(config.dataset, config.dataset_dir, split="test", seed=config.seed),
                               config.eval_examples)
     style = config.preprocessing or info.preprocessing
@@ -295,13 +343,15 @@ def _run(config, started, team, info, image_size, devices, device, train_dir, fi
     logging.info("dataset %s: %d training and %d test images, %d classes, at %dx%d (%s preprocessing, %s)",
                  config.dataset, len(train_set), len(test_set), train_set.num_classes, image_size, image_size, style,
                  "slim's crops" if config.geometry == "slim" else "whole image")
+    _log_classes(config, train_set)
+    config = _fit_batch(config, len(train_set))
 
     # Plan: what to restore and what to train (stops here on a bad checkpoint or scope).
     latest = rundir.latest_checkpoint(train_dir) if chief else None
     resumed = rundir.read_run_record(train_dir) if latest else None
     rundir.compare_records(train_dir, resumed, {"model": config.model, "num_classes": train_set.num_classes})
     plan = make_plan(config, train_set.num_classes, image_size, resumed)
-    check_memory(config, plan.image_bytes, len(train_set), available_memory(device))
+    check_memory(config, plan.image_bytes, available_memory(device))
     if plan.restore_plan is not None and chief:
         logging.info("%s", plan.restore_plan.report.text())
 
@@ -366,7 +416,8 @@ def _run(config, started, team, info, image_size, devices, device, train_dir, fi
             m = eval_metrics(*builder.eval_pass(sess, tg))
             m.update(step=step, seconds=time.time() - started)
             history.append(m)
-            _write_scalars(writer, step, {f"eval/{k}": m[k] for k in ("top1", "top5", "loss") if m[k] is not None})
+            _write_scalars(writer, step, {f"eval/{k}": m[k] for k in ("top1", "top5", "macro_recall", "loss")
+                                          if m.get(k) is not None})
             logging.info("eval at step %d%s: %s", step, builder.label, format_metrics(m))
             return m
 
@@ -390,14 +441,16 @@ def _run(config, started, team, info, image_size, devices, device, train_dir, fi
         try:
             loop = run_loop(sess, tg, config, train_dir if chief else None, builder.step_fn(sess, tg, start_step),
                             evaluation if chief else None, latest, writer,
-                            before_last_save=wait_for_workers if team and chief else None)
+                            before_last_save=wait_for_workers if team and chief else None, on_step=on_step)
         except tf.errors.OpError as err:
             raise _user_error(err, config) from None
         if team:
             # The chief's work on the shared variables is over: release the parameter servers.
             sess.run(tg.inputs["cluster"].release_ps if chief else tg.inputs["cluster"].worker_done)
     final, seconds = loop["final"], time.time() - started
-    if final is None:
+    if loop["stopped"]:
+        logging.info("stopped at step %d, as asked, with nothing saved", loop["step"])
+    elif final is None:
         logging.info("done: %s stopped at step %d in %s (training steps %s); %s saves and evaluates the run",
                      team.name(team.job, team.index), loop["step"], format_duration(seconds),
                      format_duration(loop["loop_seconds"]), team.name(*team.chief))

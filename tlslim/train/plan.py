@@ -75,13 +75,10 @@ def variable_shapes(model, num_classes, image_size):
     return net_shapes(model, num_classes, image_size)[0]
 
 
-def check_memory(config, image_bytes, num_train, available):
-    """TlslimError when a batch cannot fit: more images than the training set, or activations
-    (`image_bytes` per image, the sum over the forward pass: about what training keeps for the
-    backward pass) beyond `available` bytes of memory (None: unknown, not checked)."""
-    if config.batch_size > num_train:
-        raise TlslimError(f"--batch_size {config.batch_size} is more than the {num_train} training images; use at "
-                          f"most {num_train}.")
+def check_memory(config, image_bytes, available):
+    """TlslimError when a batch cannot fit: activations (`image_bytes` per image, the sum over the
+    forward pass: about what training keeps for the backward pass) beyond `available` bytes of
+    memory (None: unknown, not checked)."""
     batch = max(config.batch_size, config.eval_batch_size or 0)
     needed = batch * image_bytes
     if available is not None and needed > available:

@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import fcntl
 import json
+import logging as logging_std
 import os
 import re
 import socket
@@ -20,10 +21,12 @@ from tlslim.paths import missing_dirs
 
 RUN_FILE = "tlslim_run.json"  # what a train_dir was made by, to refuse mixing runs
 LOCK_FILE = "tlslim.lock"     # held by the live run of a train_dir
+LOG_FILE = "tlslim.log"       # every invocation's log, with absl's prefixes
 CHECKPOINT_PREFIX = "model.ckpt"
 # What must be equal to resume a run: what defines it. The rest (max_steps, log, save and
 # evaluation frequencies, the number of replicas or workers) may change between invocations.
-RESUME_KEYS = ("model", "dataset", "dataset_dir", "train_subset", "num_classes", "class_names", "image_size",
+RESUME_KEYS = ("model", "dataset", "dataset_dir", "train_subset", "imbalance_ratio", "class_weights", "sampling",
+               "num_classes", "class_names", "image_size",
                "preprocessing", "geometry", "strategy", "trainable_scopes", "optimizer", "learning_rate", "momentum",
                "lr_decay", "decay_steps", "decay_rate", "weight_decay", "batch_size", "precision", "head_steps")
 
@@ -59,6 +62,59 @@ def latest_checkpoint(train_dir):
 def _holder_text(fd):
     os.lseek(fd, 0, os.SEEK_SET)
     return os.read(fd, 4096).decode("utf-8", "replace").strip()
+
+
+class _RunLogHandler(logging_std.Handler):
+    """A run's log lines, with absl's prefixes (level, time, thread, file, line), appended to
+    train_dir/tlslim.log; held back until the run writes its record (`start`), so a run stopped by
+    a check before that changes no file."""
+
+    def __init__(self, train_dir):
+        super().__init__()
+        self.path = os.path.join(train_dir, LOG_FILE)
+        self.pending, self.file = [], None
+        self.setFormatter(logging.PythonFormatter())
+
+    def start(self):
+        self.file = open(self.path, "a", encoding="utf-8")
+        self._write()
+
+    def _write(self):
+        self.file.write("".join(line + "\n" for line in self.pending))
+        self.file.flush()
+        self.pending = []
+
+    def emit(self, record):
+        try:
+            self.pending.append(self.format(record))
+            if self.file is not None:
+                self._write()
+        except OSError:
+            self.handleError(record)
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+        super().close()
+
+
+_RUN_LOGS = {}  # train_dir (absolute) -> its live _RunLogHandler
+
+
+@contextlib.contextmanager
+def run_log(train_dir):
+    """Copy the log of the block to `train_dir`'s log file, from when the run writes its record
+    (write_run_record) on; lines before that are held and written then."""
+    handler = _RunLogHandler(train_dir)
+    logger = logging.get_absl_logger()
+    logger.addHandler(handler)
+    _RUN_LOGS[os.path.abspath(train_dir)] = handler
+    try:
+        yield
+    finally:
+        _RUN_LOGS.pop(os.path.abspath(train_dir), None)
+        logger.removeHandler(handler)
+        handler.close()
 
 
 @contextlib.contextmanager
@@ -115,7 +171,9 @@ def run_record(config, num_classes, image_size, plan, cached=False, class_names=
     name a fine-tuned net's outputs; `workers` and `parameter_servers` count a cluster's tasks."""
     dataset_dir = os.path.abspath(config.dataset_dir) if config.dataset_dir else None
     return {"model": config.model, "dataset": config.dataset, "dataset_dir": dataset_dir,
-            "train_subset": config.train_subset, "num_classes": num_classes, "image_size": image_size,
+            "train_subset": config.train_subset, "imbalance_ratio": config.imbalance_ratio,
+            "class_weights": config.class_weights, "sampling": config.sampling,
+            "num_classes": num_classes, "image_size": image_size,
             "preprocessing": config.preprocessing, "geometry": config.geometry, "precision": config.precision,
             "replicas": config.num_clones, "workers": workers, "parameter_servers": parameter_servers,
             "strategy": plan.strategy, "exclude": list(plan.exclude), "trainable_scopes": list(plan.trainable_scopes),
@@ -136,9 +194,13 @@ def read_run_record(path):
 
 
 def write_run_record(train_dir, record):
+    """Write the record of the run (its checks passed) and start its log file (see run_log)."""
     os.makedirs(train_dir, exist_ok=True)
     with open(os.path.join(train_dir, RUN_FILE), "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1)
+    log = _RUN_LOGS.get(os.path.abspath(train_dir))
+    if log is not None and log.file is None:
+        log.start()
 
 
 def _shown(key, value):
