@@ -149,7 +149,7 @@ def processes(tmp_path):
 
 # The embedded task (CifarNet's new head on the synthetic target), long enough to kill a process
 # in the middle; each worker logs every step so a test can see it train.
-TASK = ["--max_steps", "1500", "--batch_size", "8", "--log_every_steps", "1", "--save_every_steps", "500",
+TASK = ["--max_steps", "600", "--batch_size", "8", "--log_every_steps", "1", "--save_every_steps", "500",
         "--eval_examples", "200", "--cluster_timeout", "120"]
 
 
@@ -175,7 +175,7 @@ def test_worker_killed_and_restarted_rejoins(processes, tmp_path):
     assert "joined the run at step" in worker_log and restarted.returncode == 0
     assert re.search(r"^worker 1: stopped at step (\d+); the chief saves and evaluates the run$", worker_log, re.M)
     step = final_step(processes.finish("chief"))
-    assert step >= 1500  # asynchronous: another worker's step under way may pass max_steps
+    assert step >= 600  # asynchronous: another worker's step under way may pass max_steps
     assert "ps 0: the chief released it; the run is over" in processes.finish("ps")
     assert not os.path.exists(other_dir)  # only the chief writes
     record = train.read_run_record(chief_dir)
@@ -204,7 +204,7 @@ def test_chief_killed_and_restarted_rejoins_from_tf_config(processes, tmp_path):
     chief_log = processes.finish("chief2")
     rejoined = int(re.search(r"rejoining the run the parameter servers hold, at step (\d+)", chief_log).group(1))
     assert rejoined > 0
-    assert final_step(chief_log) >= 1500
+    assert final_step(chief_log) >= 600
     assert "worker 0: stopped at step" in processes.finish("worker")
     processes.finish("ps")
     record = train.read_run_record(str(tmp_path / "run"))

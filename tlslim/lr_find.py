@@ -61,6 +61,9 @@ def check_config(config):
     if config.end_lr <= config.start_lr:
         raise TlslimError(f"--end_lr {config.end_lr:g} must be above --start_lr {config.start_lr:g}: the sweep goes "
                           f"up.")
+    if config.train.strategy == "fine_tune":
+        raise TlslimError("--strategy fine_tune is two phases with their own rates; sweep one of them: --strategy "
+                          "head (its first phase) or discriminative (its second).")
     if config.num_steps < 5:
         raise TlslimError(f"--num_steps must be at least 5 to draw a curve, got {config.num_steps}.")
     if not 0 <= config.smoothing < 1:

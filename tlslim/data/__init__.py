@@ -11,15 +11,17 @@ problem) and 'synthetic_source' (its source task); see the modules of the same n
 per-style preprocessing of single images of any size (what the release checkpoints saw);
 `preprocess` is what tlslim's training and evaluation on in-memory datasets use: the whole image
 (geometry 'squash') or slim's (geometry 'slim'); `choose_geometry` resolves 'auto'.
+`tfrecord`: slim's own TFRecord datasets (flowers, cifar10, mnist, imagenet, and image folders
+converted by scripts/convert_dataset.py), streamed from disk by `tfrecord.record_pipeline`.
 """
-from tlslim.data import cifar10, folder, imagenet, slim_preprocessing, synthetic
+from tlslim.data import cifar10, folder, imagenet, slim_preprocessing, synthetic, tfrecord
 from tlslim.data.dataset import Dataset, balanced_weights, class_counts, long_tailed, per_class_indices
 from tlslim.data.pipeline import index_batches, input_pipeline
 from tlslim.data.preprocessing import GEOMETRIES, STYLES, Stats, choose_geometry, compute_stats, preprocess
 from tlslim.errors import TlslimError
 
 __all__ = ["Dataset", "balanced_weights", "class_counts", "long_tailed", "GEOMETRIES", "STYLES", "Stats", "choose_geometry", "compute_stats", "imagenet", "index_batches", "input_pipeline", "load",
-           "names", "preprocess", "slim_preprocessing"]
+           "names", "preprocess", "slim_preprocessing", "tfrecord"]
 
 _NAMES = ("cifar10", "folder", "synthetic", "synthetic_source")
 

@@ -246,10 +246,10 @@ def _result(started, step=None, loss=None, final=None, train_seconds=0.0, histor
 def train(config, on_step=None):
     """Run `config` (a TrainConfig) to `max_steps`, resuming from its train_dir if possible.
 
-    Returns {'step', 'loss' (last training loss; None if no step ran), 'top1', 'top5', 'macro_recall'
-    (the mean of the classes' recalls), 'eval_loss',
-    'seconds', 'train_seconds' (in training steps), 'history' (evaluation points: step, top1, top5,
-    loss, count, seconds since the start), 'losses' ([(step, training loss)] of the steps this call
+    Returns {'step', 'loss' (last training loss; None if no step ran), 'top1', 'top5',
+    'macro_recall' (the mean of the classes' recalls), 'eval_loss', 'seconds', 'train_seconds' (in
+    training steps), 'history' (evaluation points: step, top1, top5, macro_recall, macro_f1, loss,
+    count, seconds since the start), 'losses' ([(step, training loss)] of the steps this call
     ran), 'train_dir', 'checkpoint', 'cache' (cached features: their entries, whether this run
     extracted them and how long it took; None without the cache), 'role' (in a cluster: 'the
     chief', 'worker 1', 'ps 0'; else None), 'diverged' (a warning line when the final test loss is
@@ -304,7 +304,7 @@ def _run_phases(config, **where):
     return result
 
 
-# fine_tune's phases: (name, what trains, the strategy that trains it).
+# fine_tune's phases and what each trains.
 FINE_TUNE_PHASES = {"head": "the new head alone", "all": "everything, discriminative learning rates"}
 
 
