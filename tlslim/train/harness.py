@@ -349,7 +349,9 @@ def _run(config, started, team, info, image_size, devices, device, train_dir, on
     # Plan: what to restore and what to train (stops here on a bad checkpoint or scope).
     latest = rundir.latest_checkpoint(train_dir) if chief else None
     resumed = rundir.read_run_record(train_dir) if latest else None
-    rundir.compare_records(train_dir, resumed, {"model": config.model, "num_classes": train_set.num_classes})
+    # What the data and flags say, before the plan reads anything of the run being resumed.
+    rundir.compare_records(train_dir, resumed, rundir.run_record(config, train_set.num_classes, image_size, None,
+                                                                 class_names=train_set.class_names))
     plan = make_plan(config, train_set.num_classes, image_size, resumed)
     check_memory(config, plan.image_bytes, available_memory(device))
     if plan.restore_plan is not None and chief:

@@ -168,19 +168,22 @@ def run_lock(train_dir):
 def run_record(config, num_classes, image_size, plan, cached=False, class_names=None, workers=1,
                parameter_servers=0):
     """The JSON-ready record of what a run is; `class_names` (the training set's) let predict.py
-    name a fine-tuned net's outputs; `workers` and `parameter_servers` count a cluster's tasks."""
+    name a fine-tuned net's outputs; `workers` and `parameter_servers` count a cluster's tasks.
+    Without a `plan` (before it is made) the record has no strategy, exclusions or trainable scopes."""
     dataset_dir = os.path.abspath(config.dataset_dir) if config.dataset_dir else None
-    return {"model": config.model, "dataset": config.dataset, "dataset_dir": dataset_dir,
-            "train_subset": config.train_subset, "imbalance_ratio": config.imbalance_ratio,
-            "class_weights": config.class_weights, "sampling": config.sampling,
-            "num_classes": num_classes, "image_size": image_size,
-            "preprocessing": config.preprocessing, "geometry": config.geometry, "precision": config.precision,
-            "replicas": config.num_clones, "workers": workers, "parameter_servers": parameter_servers,
-            "strategy": plan.strategy, "exclude": list(plan.exclude), "trainable_scopes": list(plan.trainable_scopes),
-            "optimizer": config.optimizer, "learning_rate": config.learning_rate, "momentum": config.momentum,
-            "lr_decay": config.lr_decay, "decay_steps": config.decay_steps, "decay_rate": config.decay_rate,
-            "weight_decay": config.weight_decay, "batch_size": config.batch_size, "cache_features": bool(cached),
-            "class_names": list(class_names) if class_names is not None else None}
+    record = {"model": config.model, "dataset": config.dataset, "dataset_dir": dataset_dir,
+              "train_subset": config.train_subset, "imbalance_ratio": config.imbalance_ratio,
+              "class_weights": config.class_weights, "sampling": config.sampling,
+              "num_classes": num_classes, "image_size": image_size,
+              "preprocessing": config.preprocessing, "geometry": config.geometry, "precision": config.precision,
+              "replicas": config.num_clones, "workers": workers, "parameter_servers": parameter_servers,
+              "optimizer": config.optimizer, "learning_rate": config.learning_rate, "momentum": config.momentum,
+              "lr_decay": config.lr_decay, "decay_steps": config.decay_steps, "decay_rate": config.decay_rate,
+              "weight_decay": config.weight_decay, "batch_size": config.batch_size, "cache_features": bool(cached),
+              "class_names": list(class_names) if class_names is not None else None}
+    if plan is not None:
+        record.update(strategy=plan.strategy, exclude=list(plan.exclude), trainable_scopes=list(plan.trainable_scopes))
+    return record
 
 
 def read_run_record(path):
