@@ -5,11 +5,13 @@ import json
 import math
 import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from tlslim import report
+from tlslim import report, train
 from tlslim.compat import tf
 from tlslim.testing.cli import one_error_line, run_script, snapshot
 from tlslim.train import evaluation
@@ -229,3 +231,22 @@ def test_finetune_then_evaluate_report(tmp_path):
         assert one_error_line(proc) == (f"error: --report {bad} cannot be a directory: {tmp_path / 'a_file'} is a "
                                         f"file; pass a directory path for the evaluation report.")
     assert snapshot(tmp_path) == before
+
+
+def test_slims_eval_flags(tmp_path):
+    """eval_image_classifier.py's spellings: --dataset_split_name, --eval_image_size and
+    --max_num_batches (at most N batches: N * --batch_size images)."""
+    run = str(tmp_path / "run")
+    train.train(train.TrainConfig(model="cifarnet", strategy="scratch", dataset="synthetic", train_subset=2,
+                                  batch_size=4, max_steps=1, eval_examples=4, train_dir=run))
+    metrics, used = train.evaluate_run(train.EvalConfig(checkpoint_path=run, max_num_batches=3, batch_size=7))
+    assert metrics["count"] == 21 and used.eval_examples == 21
+    metrics, _ = train.evaluate_run(train.EvalConfig(checkpoint_path=run, max_num_batches=3, batch_size=7,
+                                                     eval_examples=10))
+    assert metrics["count"] == 10
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "evaluate.py")
+    proc = subprocess.run([sys.executable, script, "--checkpoint_path", run,
+                           "--dataset_split_name", "train", "--eval_image_size", "32", "--max_num_batches", "2",
+                           "--batch_size", "5"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "synthetic/train (10 images)" in proc.stdout, proc.stdout

@@ -189,7 +189,8 @@ class EvalConfig:
     model: Optional[str] = field(None, "Network name; default: the train_dir's model.", aliases=("model_name",))
     dataset: Optional[str] = field(None, "Dataset name; default: the train_dir's dataset.", aliases=("dataset_name",))
     dataset_dir: Optional[str] = field(None, "Where the dataset's files are.")
-    split: str = field("test", "Which split to evaluate.", choices=("train", "test"))
+    split: str = field("test", "Which split to evaluate.", choices=("train", "test"),
+                       aliases=("dataset_split_name",))
     image_size: Optional[int] = field(None, "Input size; default: the net's default size.",
                                       aliases=("eval_image_size",))
     preprocessing: Optional[str] = field(None, "Preprocessing style; default: the net's.")
@@ -198,6 +199,8 @@ class EvalConfig:
     batch_size: int = field(32, "Images per batch.", aliases=("eval_batch_size",))
     # Spelled as finetune.py spells it; --num_examples (slim's eval_image_classifier.py) still works.
     eval_examples: Optional[int] = field(None, "Evaluate the first N images only.", aliases=("num_examples",))
+    max_num_batches: Optional[int] = field(None, "slim's eval_image_classifier.py limit: evaluate at most N batches "
+                                                 "(the first N * --batch_size images).")
     device: str = field("auto", "auto, cpu or gpu (optionally with an index, e.g. gpu:1).")
     # The field's former name, still accepted by the constructor.
     num_examples: dataclasses.InitVar[Optional[int]] = None
@@ -220,6 +223,13 @@ def evaluate_run(config, return_examples=False):
         missing = " and ".join(f for f, v in (("--model", model), ("--dataset", dataset)) if not v)
         raise TlslimError(f"{missing} required: {config.checkpoint_path} is not a training directory that "
                           f"records them.")
+    for name in ("batch_size", "eval_examples", "max_num_batches", "image_size"):
+        value = getattr(config, name)
+        if value is not None and (isinstance(value, bool) or value < 1):
+            raise TlslimError(f"--{name} must be positive, got {value}.")
+    if config.max_num_batches is not None:
+        limit = config.max_num_batches * config.batch_size
+        config = dataclasses.replace(config, eval_examples=min(limit, config.eval_examples or limit))
     same = dataset == record.get("dataset")  # the record's dataset settings apply to its dataset only
     config = dataclasses.replace(
         config, model=model, dataset=dataset,
