@@ -1,6 +1,7 @@
 """What a failing run says: the real cause of an error, in a few words; a diverged run named as such."""
 import errno
 import os
+import re
 import subprocess
 import sys
 
@@ -73,3 +74,37 @@ def test_a_full_disk_is_named_as_the_cause(small_disk, tmp_path):
         f"error: could not save a checkpoint in {run} at step 3 (no space left on device); no checkpoint was saved; "
         f"free disk space or fix --train_dir, then run the same command again to resume.")
     assert not [p for p in os.listdir(run) if p.startswith("model.ckpt")]  # no partial checkpoint
+
+
+def test_output_reads_well_and_the_train_dir_keeps_the_full_log(tmp_path):
+    """Log lines are the message alone, without TensorFlow's start-up banners; the train_dir's
+    tlslim.log has every line with absl's prefix; --verbose shows the prefixes on the console."""
+    run = tmp_path / "run"
+    args = [sys.executable, FINETUNE, "--train_dir", str(run), "--max_steps", "4", "--log_every_steps", "2",
+            "--eval_examples", "20", "--batch_size", "100000"]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=str(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stderr.splitlines()
+    prefix = re.compile(r"^[IWEF]\d{4} ")  # absl's (Python) and TensorFlow's (C++) prefixes
+    assert not [line for line in lines if prefix.match(line) or "oneDNN" in line or "cuda" in line.lower()], lines
+    assert "step 4/4  loss " in proc.stderr
+    assert "warning: --batch_size 100000 is more than the 5000 training images; using 5000" in lines
+    with open(run / "tlslim.log") as f:
+        logged = f.read().splitlines()
+    assert logged and all(prefix.match(line) for line in logged if not line.startswith(("Excluded", "Never",
+                                                                                        "Preflight")))
+    assert any("step 4/4  loss " in line for line in logged) and logged[0].startswith("I")
+    verbose = subprocess.run(args[:3] + [str(tmp_path / "run2")] + args[4:] + ["--verbose"], capture_output=True,
+                             text=True, cwd=str(tmp_path), timeout=300)
+    assert verbose.returncode == 0 and any(prefix.match(line) and "step 4/4" in line
+                                           for line in verbose.stderr.splitlines())
+
+
+def test_a_diverged_run_ends_with_a_warning(tmp_path):
+    proc = subprocess.run([sys.executable, FINETUNE, "--train_dir", str(tmp_path / "run"), "--learning_rate", "50",
+                           "--max_steps", "150", "--eval_examples", "200", "--log_every_steps", "150"],
+                          capture_output=True, text=True, cwd=str(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("step 150: test top-1 ")
+    assert re.search(r"^warning: training diverged: the test loss is \S+, more than 10x chance \(2\.3 for 10 "
+                     r"classes\); lower --learning_rate \(now 50\) and start a new --train_dir\.$", proc.stderr, re.M)

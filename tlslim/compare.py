@@ -73,7 +73,9 @@ class CompareConfig:
         f"whole split); two or more add comparison_train_subset.png. Default: {DEFAULT_SYNTHETIC_SUBSET} on the "
         "synthetic target (the small-data setting), else all."})
     work_dir: Optional[str] = field(None, "Where the runs go; default: <output_dir>/runs.")
-    keep_checkpoints: bool = field(False, "Keep every finished run's checkpoint (default: its result only).")
+    # Not --keep_checkpoints, which is finetune.py's count of checkpoints kept in a train_dir.
+    keep_runs: bool = field(False, "Keep every finished run's train_dir with its checkpoints (default: its result "
+                                   "only).")
 
     def __post_init__(self):
         # Parse at the edge: flags give strings, library calls may give numbers.
@@ -174,7 +176,7 @@ def _run_one(config, strategy, train_subset, seed, work_dir):
            "curve": [[h["step"], h["top1"]] for h in out["history"]]}
     with paths.replacing(result_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump({"settings": settings, "run": run}, f, indent=1)
-    if not config.keep_checkpoints:
+    if not config.keep_runs:
         shutil.rmtree(tc.train_dir, ignore_errors=True)
     return run
 
@@ -227,7 +229,7 @@ def settings_of(config):
     d = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in PER_RUN_FIELDS}
     d["checkpoint_path"] = embedded.display_path(d["checkpoint_path"]) if d["checkpoint_path"] else None
     d.update(strategies=list(config.strategies), seeds=list(config.seeds), train_subsets=list(config.train_subsets),
-             work_dir=config.work_dir, keep_checkpoints=config.keep_checkpoints)
+             work_dir=config.work_dir, keep_runs=config.keep_runs)
     return json.loads(json.dumps(d))
 
 
