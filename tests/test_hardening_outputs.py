@@ -325,6 +325,12 @@ CASES = {
     "lab_json_is_a_dir": (
         ["lab.py", "activations", "--json", "{dir}"],
         _is_a_dir("--json", "{dir}", "the lab's numbers")),
+    "convert_output_dir_is_a_file": (
+        ["convert_dataset.py", "--dataset_name", "photos", "--dataset_dir", "{dir}", "--output_dir", "{file}"],
+        _is_a_file("--output_dir", "{file}", "{file}", "the TFRecord files")),
+    "lr_find_output_is_a_dir": (
+        ["lr_find.py", "--output", "{dir}"],
+        _is_a_dir("--output", "{dir}", "the plot")),
 }
 
 
