@@ -20,10 +20,15 @@ from tlslim.data.pipeline import index_batches, input_pipeline
 from tlslim.data.preprocessing import GEOMETRIES, STYLES, Stats, choose_geometry, compute_stats, preprocess
 from tlslim.errors import TlslimError
 
-__all__ = ["Dataset", "balanced_weights", "class_counts", "long_tailed", "GEOMETRIES", "STYLES", "Stats", "choose_geometry", "compute_stats", "imagenet", "index_batches", "input_pipeline", "load",
+__all__ = ["Dataset", "image_shape", "balanced_weights", "class_counts", "long_tailed", "GEOMETRIES", "STYLES", "Stats", "choose_geometry", "compute_stats", "imagenet", "index_batches", "input_pipeline", "load",
            "names", "preprocess", "slim_preprocessing", "tfrecord"]
 
-_NAMES = ("cifar10", "folder", "synthetic", "synthetic_source")
+_NAMES = ("cifar10", "folder", "synthetic", "synthetic_source", "flowers", "mnist", "imagenet")
+
+
+def image_shape(dataset):
+    """(H, W) of a dataset's images: a Dataset's, a TFRecord split's where its layout fixes it, else None."""
+    return dataset.image_shape if isinstance(dataset, tfrecord.Split) else dataset.images.shape[1:3]
 
 
 def names():
@@ -33,7 +38,7 @@ def names():
 
 def load(name, dataset_dir=None, split="train", train_subset=None, seed=0,
          validation_fraction=folder.DEFAULT_VALIDATION_FRACTION,
-         folder_image_size=folder.DEFAULT_IMAGE_SIZE, imbalance_ratio=None):
+         folder_image_size=folder.DEFAULT_IMAGE_SIZE, imbalance_ratio=None, labels_offset=0):
     """Load dataset `name`'s `split` ('train' or 'test') into memory as a Dataset.
 
     dataset_dir: cifar10: the batches directory, its parent or the tarball (default 'data');
@@ -45,11 +50,22 @@ def load(name, dataset_dir=None, split="train", train_subset=None, seed=0,
         square size its images are decoded to.
     imbalance_ratio: for split 'train', make the classes long-tailed (see `long_tailed`), after
         train_subset.
+    flowers, mnist, imagenet (and cifar10 when `dataset_dir` holds its TFRecords) are research/slim's
+    TFRecord splits: they come back as a streamed tfrecord.Split (split 'test' is the held-out one,
+    validation or test), their labels minus `labels_offset`.
     """
     if name not in _NAMES:
         raise TlslimError(f"unknown dataset '{name}'; known datasets: {', '.join(_NAMES)}.")
     if split not in ("train", "test"):
         raise TlslimError(f"split must be 'train' or 'test', got {split!r}.")
+    if tfrecord.is_streamed(name, dataset_dir):
+        if split == "train" and (train_subset is not None or imbalance_ratio):
+            raise TlslimError(f"--train_subset and --imbalance_ratio pick images of a dataset held in memory; {name}'s "
+                              f"TFRecords are streamed; convert the subset you want with scripts/convert_dataset.py.")
+        return tfrecord.open_split(name, dataset_dir, split, labels_offset)
+    if labels_offset:
+        raise TlslimError(f"--labels_offset applies to slim's TFRecord datasets (imagenet's background class), not "
+                          f"to {name}.")
     if name in synthetic.TASKS:
         dataset = synthetic.load(name, split, train_subset if split == "train" else None, seed)
         return long_tailed(dataset, imbalance_ratio) if split == "train" and imbalance_ratio else dataset

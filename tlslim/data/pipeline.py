@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from tlslim.compat import tf
+from tlslim.data import tfrecord
 from tlslim.data.preprocessing import choose_geometry, preprocess
 from tlslim.errors import TlslimError
 
@@ -78,6 +79,9 @@ def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, 
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise TlslimError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if isinstance(dataset, tfrecord.Split):
+        return _record_pipeline(dataset, batch_size, image_size, style, is_training, seed, shuffle, repeat, augment,
+                                stats, num_parallel_calls, geometry, balanced)
     n = len(dataset)
     if n == 0:
         raise TlslimError(f"dataset {dataset.name} is empty; check --dataset_dir and the split.")
@@ -114,3 +118,22 @@ def input_pipeline(dataset, batch_size, image_size, style, is_training, seed=0, 
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.with_options(options)
+
+
+def _record_pipeline(split, batch_size, image_size, style, is_training, seed, shuffle, repeat, augment, stats,
+                     num_parallel_calls, geometry, balanced):
+    """input_pipeline for slim's TFRecords: each image preprocessed on its own as it streams by."""
+    if balanced:
+        raise TlslimError(f"--sampling balanced draws from each class of a dataset held in memory; {split.name}'s "
+                          f"TFRecords are streamed; use --class_weights balanced, or --sampling shuffle.")
+    geometry = choose_geometry(geometry, style, split.image_shape, image_size)
+    augment = is_training if augment is None else augment
+
+    def per_image(image, seed=None):
+        return preprocess(image, style, image_size, is_training, stats=stats, augment=augment, seed=seed,
+                          geometry=geometry)
+
+    return tfrecord.record_pipeline(split.paths, batch_size, is_training, seed, per_image, shuffle=shuffle,
+                                    repeat=repeat, num_parallel_calls=num_parallel_calls,
+                                    labels_offset=split.labels_offset, num_classes=split.num_classes,
+                                    max_records=split.limit)

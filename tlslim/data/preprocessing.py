@@ -46,7 +46,10 @@ class Stats:
 
 def compute_stats(dataset, chunk=4096):
     """Per-channel mean and (population) std, and the mean image, of a Dataset's images."""
-    images = dataset.images
+    images = getattr(dataset, "images", None)
+    if images is None:
+        raise TlslimError(f"the per-dataset preprocessing styles need the training images in memory; "
+                          f"{dataset.name}'s TFRecords are streamed: use the net's own preprocessing.")
     n = len(images)
     if n == 0:
         raise TlslimError(f"cannot compute statistics of the empty dataset {dataset.name}.")

@@ -344,7 +344,7 @@ def decode_record(serialized, channels=3):
 
 def record_pipeline(paths, batch_size, is_training, seed, preprocess_fn, shuffle_buffer=None,
                     num_parallel_reads=None, labels_offset=0, channels=3, shuffle=None, repeat=None,
-                    num_parallel_calls=None, num_classes=None):
+                    num_parallel_calls=None, num_classes=None, max_records=None):
     """A tf.data.Dataset of (images float32 [B, S, S, channels], labels int64 [B]) from TFRecords.
 
     paths: the split's files (find_split). Shards are read `num_parallel_reads` at a time
@@ -360,6 +360,7 @@ def record_pipeline(paths, batch_size, is_training, seed, preprocess_fn, shuffle
     1000-class net); with `num_classes` a label outside [0, num_classes)
     stops the run with an InvalidArgumentError naming it. With `repeat` (default is_training) the
     stream is endless and every batch full; without it one pass, the last batch possibly smaller.
+    `max_records`: read only the first N records (in file order; evaluation).
     """
     paths = [str(p) for p in paths]
     if not paths:
@@ -385,6 +386,8 @@ def record_pipeline(paths, batch_size, is_training, seed, preprocess_fn, shuffle
         files = files.repeat()  # epochs run into each other, as slim's endless filename queue did
     records = files.interleave(tf.data.TFRecordDataset, cycle_length=readers, block_length=1,
                                num_parallel_calls=readers, deterministic=True)
+    if max_records is not None:
+        records = records.take(max_records)
     if shuffle:
         records = records.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
 
@@ -410,3 +413,55 @@ def record_pipeline(paths, batch_size, is_training, seed, preprocess_fn, shuffle
     options.autotune.enabled = False
     return ds.with_options(options)
 
+
+
+# --- A split as a dataset the training engine reads
+
+@dataclasses.dataclass
+class Split:
+    """A split of slim's TFRecords as tlslim.data.load gives it: streamed by input_pipeline, its
+    images never in memory (so it has no `images` or `labels` arrays)."""
+    name: str                 # the dataset's name
+    split: str                # the files' split name (train, validation, test)
+    paths: list
+    num_examples: int         # counted
+    class_names: list         # indexed by label minus labels_offset
+    labels_offset: int = 0
+    image_shape: tuple = None  # (H, W) where the layout fixes it, else None
+    limit: int = None          # read only the first N records
+
+    labels = None
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    def __len__(self):
+        return self.num_examples if self.limit is None else min(self.limit, self.num_examples)
+
+    def first(self, n):
+        """The split's first `n` records only."""
+        return dataclasses.replace(self, limit=n)
+
+
+def is_streamed(name, dataset_dir):
+    """Whether dataset `name` in `dataset_dir` is slim's TFRecords: flowers, mnist and imagenet
+    always; cifar10 when the directory holds its TFRecords rather than the python release."""
+    if name in ("flowers", "mnist", "imagenet"):
+        return True
+    directory = dataset_dir or "data"
+    return name == "cifar10" and os.path.isdir(directory) and "cifar10" in sets_in(directory)
+
+
+def open_split(name, dataset_dir, split, labels_offset=0):
+    """Split `split` ('train', or 'test' for the held-out one: validation or test) of slim's
+    TFRecords of `name` in `dataset_dir`, its records counted and its classes read."""
+    directory = dataset_dir or ("data" if name == "cifar10" else None)
+    if not directory:
+        raise TlslimError(f"--dataset {name} reads slim's TFRecords: pass --dataset_dir, the directory "
+                          f"download_and_convert_data.py (or scripts/convert_dataset.py) wrote them to.")
+    file_split = held_out_split(name) if split == "test" else split
+    paths = find_split(name, directory, file_split)
+    shape = {"cifar10": (32, 32), "mnist": (28, 28)}.get(name)
+    return Split(name, file_split, paths, count_records(paths), class_names(name, directory, labels_offset),
+                 labels_offset, shape)

@@ -205,6 +205,9 @@ def cache_problem(config, exclude=None, workers=1):
                 f"{head}; drop {CACHE_FLAG} or exclude only scopes under {head}.")
     if config.num_clones > 1:
         return f"{CACHE_FLAG} trains the head on one device; drop --num_clones or {CACHE_FLAG}."
+    if data.tfrecord.is_streamed(config.dataset, config.dataset_dir):
+        return (f"{CACHE_FLAG} keeps the features of a dataset held in memory; {config.dataset}'s TFRecords are "
+                f"streamed: drop {CACHE_FLAG}.")
     if workers > 1:
         return f"{CACHE_FLAG} trains the head in one process; drop {CACHE_FLAG}, or train without a cluster."
     if config.augment:

@@ -84,6 +84,8 @@ class TrainConfig:
     cache_dir: Optional[str] = field(None, "Where cached features go (default runs/feature_cache); an entry is "
                                            "keyed by everything that makes it, so a changed input never reuses one.")
     train_subset: Optional[int] = field(None, "Use only this many training images per class.")
+    labels_offset: int = field(0, "Subtracted from the TFRecords' labels (slim's flag: 1 for imagenet's records, "
+                                  "whose label 0 is the background class, with a 1000-class net).")
     imbalance_ratio: Optional[float] = field(
         None, "Make the training set long-tailed, as CIFAR-10-LT is made: class k keeps a fraction R^(-k/(C-1)) "
               "of its images (after --train_subset), so the first class keeps all and the last 1/R.")
@@ -197,7 +199,7 @@ def check_config(config):
     if config.batch_size % config.num_clones:
         raise TlslimError(f"--batch_size {config.batch_size} does not split into --num_clones {config.num_clones} "
                           f"equal shares; use a multiple of {config.num_clones}.")
-    for name in ("unfreeze", "aux_loss_weight", "task", "num_ps_tasks"):
+    for name in ("unfreeze", "aux_loss_weight", "task", "num_ps_tasks", "labels_offset"):
         if getattr(config, name) is not None and getattr(config, name) < 0:
             raise TlslimError(f"--{name} must be 0 or more, got {getattr(config, name)}.")
     if config.mixed_precision:

@@ -116,8 +116,10 @@ def run_eval(sess, init, logits_t, labels_t):
 
 
 def first_examples(dataset, n):
-    """The first `n` examples of a Dataset (all of it for None)."""
-    return dataset if n is None or n >= len(dataset) else dataset.subset(np.arange(n))
+    """The first `n` examples of a Dataset or TFRecord split (all of it for None)."""
+    if n is None or n >= len(dataset):
+        return dataset
+    return dataset.first(n) if isinstance(dataset, data.tfrecord.Split) else dataset.subset(np.arange(n))
 
 
 def style_stats(style, train_set):
@@ -127,7 +129,7 @@ def style_stats(style, train_set):
 
 def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", image_size=None, batch_size=32,
              num_examples=None, preprocessing=None, device="auto", return_logits=False, geometry="auto",
-             return_examples=False):
+             return_examples=False, labels_offset=0):
     """Top-1/top-5 accuracy of a checkpoint (a file, V2 prefix, or train_dir) on a dataset split.
 
     Builds the net in inference mode (dropout off, batch norm on its moving statistics) with the
@@ -143,7 +145,12 @@ def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", im
     info = nets.get_info(model)
     image_size = image_size or info.default_image_size
     style = preprocessing or info.preprocessing
-    test_set = first_examples(data.load(dataset, dataset_dir, split=split), num_examples)
+    test_set = first_examples(data.load(dataset, dataset_dir, split=split, labels_offset=labels_offset),
+                              num_examples)
+    streamed = isinstance(test_set, data.tfrecord.Split)
+    if streamed and return_examples:
+        raise TlslimError(f"a report shows images held in memory; {dataset}'s TFRecords are streamed: evaluate "
+                          f"without --report.")
     # Per-dataset styles normalize with the training split's statistics, as in training.
     stats = style_stats(style, data.load(dataset, dataset_dir, split="train")) \
         if style in data.preprocessing.STATS_STYLES else None
@@ -172,8 +179,9 @@ def evaluate(model, checkpoint_path, dataset, dataset_dir=None, split="test", im
     logging.info("%s on %s/%s from %s: %s", model, dataset, split, init_fn.checkpoint_path, format_metrics(result))
     if return_logits or return_examples:
         # The evaluation pipeline does not shuffle: its order is index_batches' unshuffled one.
-        indices = np.concatenate(list(data.index_batches(len(test_set), batch_size, False, False, 0)))
-        if not np.array_equal(test_set.labels[indices], all_labels):
+        indices = np.arange(len(all_labels)) if streamed else \
+            np.concatenate(list(data.index_batches(len(test_set), batch_size, False, False, 0)))
+        if not streamed and not np.array_equal(test_set.labels[indices], all_labels):
             raise AssertionError("the evaluation pipeline's order is not the split's")  # a bug, not user input
         result.update(logits=all_logits, labels=all_labels, indices=indices)
     if return_examples:
@@ -199,6 +207,8 @@ class EvalConfig:
     batch_size: int = field(32, "Images per batch.", aliases=("eval_batch_size",))
     # Spelled as finetune.py spells it; --num_examples (slim's eval_image_classifier.py) still works.
     eval_examples: Optional[int] = field(None, "Evaluate the first N images only.", aliases=("num_examples",))
+    labels_offset: int = field(0, "Subtracted from the TFRecords' labels (slim's flag: 1 for imagenet's records, "
+                                  "whose label 0 is the background class, with a 1000-class net).")
     max_num_batches: Optional[int] = field(None, "slim's eval_image_classifier.py limit: evaluate at most N batches "
                                                  "(the first N * --batch_size images).")
     device: str = field("auto", "auto, cpu or gpu (optionally with an index, e.g. gpu:1).")
@@ -241,5 +251,6 @@ def evaluate_run(config, return_examples=False):
     metrics = evaluate(config.model, config.checkpoint_path, config.dataset, dataset_dir=config.dataset_dir,
                        split=config.split, image_size=config.image_size, batch_size=config.batch_size,
                        num_examples=config.eval_examples, preprocessing=config.preprocessing, device=config.device,
-                       geometry=config.geometry, return_examples=return_examples)
+                       geometry=config.geometry, return_examples=return_examples,
+                       labels_offset=config.labels_offset or record.get("labels_offset") or 0)
     return metrics, config

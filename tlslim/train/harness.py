@@ -98,6 +98,13 @@ def _fit_batch(config, num_train):
 
 def _log_classes(config, train_set):
     """The training set's class counts, a warning when they are far apart, and the class weights."""
+    if train_set.labels is None:  # streamed: counting the classes would read every record
+        logging.info("%s: %d training images in %d classes, streamed from slim's TFRecords (%s)", train_set.name,
+                     len(train_set), train_set.num_classes, os.path.dirname(train_set.paths[0]))
+        if config.class_weights == "balanced":
+            raise TlslimError(f"--class_weights balanced counts the classes of a dataset held in memory; "
+                              f"{train_set.name}'s TFRecords are streamed: drop --class_weights.")
+        return
     counts = data.class_counts(train_set.labels, train_set.num_classes)
     shown = ", ".join(f"{name} {n}" for name, n in zip(train_set.class_names[:20], counts[:20]))
     logging.info("training images per class: %s%s", shown, ", ..." if len(counts) > 20 else "")
@@ -334,12 +341,14 @@ def _run(config, started, team, info, image_size, devices, device, train_dir, on
 
     # Data.
     train_set = data.load(config.dataset, config.dataset_dir, split="train", train_subset=config.train_subset,
-                          seed=config.seed, imbalance_ratio=config.imbalance_ratio)
-    test_set = first_examples(data.load(config.dataset, config.dataset_dir, split="test", seed=config.seed),
+                          seed=config.seed, imbalance_ratio=config.imbalance_ratio,
+                          labels_offset=config.labels_offset)
+    test_set = first_examples(data.load(config.dataset, config.dataset_dir, split="test", seed=config.seed,
+                                        labels_offset=config.labels_offset),
                               config.eval_examples)
     style = config.preprocessing or info.preprocessing
     config = dataclasses.replace(config, geometry=data.choose_geometry(config.geometry, style,
-                                                                       train_set.images.shape[1:3], image_size))
+                                                                       data.image_shape(train_set), image_size))
     logging.info("dataset %s: %d training and %d test images, %d classes, at %dx%d (%s preprocessing, %s)",
                  config.dataset, len(train_set), len(test_set), train_set.num_classes, image_size, image_size, style,
                  "slim's crops" if config.geometry == "slim" else "whole image")

@@ -25,7 +25,7 @@ LOG_FILE = "tlslim.log"       # every invocation's log, with absl's prefixes
 CHECKPOINT_PREFIX = "model.ckpt"
 # What must be equal to resume a run: what defines it. The rest (max_steps, log, save and
 # evaluation frequencies, the number of replicas or workers) may change between invocations.
-RESUME_KEYS = ("model", "dataset", "dataset_dir", "train_subset", "imbalance_ratio", "class_weights", "sampling",
+RESUME_KEYS = ("model", "dataset", "dataset_dir", "labels_offset", "train_subset", "imbalance_ratio", "class_weights", "sampling",
                "num_classes", "class_names", "image_size",
                "preprocessing", "geometry", "strategy", "trainable_scopes", "optimizer", "learning_rate", "momentum",
                "lr_decay", "decay_steps", "decay_rate", "weight_decay", "batch_size", "precision", "head_steps")
@@ -172,7 +172,8 @@ def run_record(config, num_classes, image_size, plan, cached=False, class_names=
     Without a `plan` (before it is made) the record has no strategy, exclusions or trainable scopes."""
     dataset_dir = os.path.abspath(config.dataset_dir) if config.dataset_dir else None
     record = {"model": config.model, "dataset": config.dataset, "dataset_dir": dataset_dir,
-              "train_subset": config.train_subset, "imbalance_ratio": config.imbalance_ratio,
+              "labels_offset": config.labels_offset, "train_subset": config.train_subset,
+              "imbalance_ratio": config.imbalance_ratio,
               "class_weights": config.class_weights, "sampling": config.sampling,
               "num_classes": num_classes, "image_size": image_size,
               "preprocessing": config.preprocessing, "geometry": config.geometry, "precision": config.precision,
