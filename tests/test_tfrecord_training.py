@@ -80,3 +80,17 @@ def test_what_needs_images_in_memory_is_one_line(sets, tmp_path, settings, messa
 def test_labels_offset_is_for_tfrecords():
     with pytest.raises(TlslimError, match="--labels_offset applies to slim's TFRecord datasets"):
         data.load("synthetic", labels_offset=1)
+
+
+def test_a_release_checkpoint_on_imagenets_validation_split(sets, tmp_path):
+    """eval_image_classifier.py's check of a downloaded checkpoint: a 1001-class release (SYNTHETIC
+    values under the release's names and shapes) on imagenet's validation records, background at 0,
+    with the release's own preprocessing (slim's inception crops)."""
+    from tlslim.testing import checkpoints
+    release = checkpoints.write_net_checkpoint("mobilenet_v1_025", str(tmp_path / "mobilenet.ckpt"))
+    proc = _run([EVALUATE, "--model_name", "mobilenet_v1_025", "--checkpoint_path", release, "--dataset_name",
+                 "imagenet", "--dataset_dir", str(sets / "imagenet"), "--dataset_split_name", "test",
+                 "--eval_image_size", "64"], tmp_path)
+    count = data.load("imagenet", str(sets / "imagenet"), split="test").num_examples
+    assert re.search(rf"mobilenet_v1_025 on imagenet/test \({count} images\): top-1 \d\.\d+  top-5 \d\.\d+",
+                     proc.stdout), proc.stdout
