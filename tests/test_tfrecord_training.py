@@ -55,8 +55,12 @@ def test_imagenet_labels_offset_with_a_1000_class_head(sets, tmp_path):
 
 
 def test_grayscale_mnist_feeds_an_rgb_net_and_cifar10_tfrecords_are_found(sets, tmp_path):
-    _run([FINETUNE, "--dataset", "mnist", "--dataset_dir", str(sets / "mnist"), "--model", "lenet", "--strategy",
-          "scratch", "--max_steps", "2", "--batch_size", "4", "--train_dir", "mnist"], tmp_path)
+    for name, directory, model in (("mnist", "mnist", "lenet"), ("cifar10", "cifar", "cifarnet")):
+        proc = _run([FINETUNE, "--dataset", name, "--dataset_dir", str(sets / directory), "--model", model,
+                     "--strategy", "scratch", "--max_steps", "2", "--batch_size", "4", "--train_dir", name], tmp_path)
+        assert f"{name}: 20 training images in 10 classes, streamed from slim's TFRecords" in proc.stderr
+        proc = _run([EVALUATE, "--checkpoint_path", name], tmp_path)
+        assert re.search(rf"{model} on {name}/test \(10 images\): top-1 ", proc.stdout), proc.stdout
     split = data.load("cifar10", str(sets / "cifar"), split="test")
     assert isinstance(split, data.tfrecord.Split) and split.split == "test" and split.image_shape == (32, 32)
     assert len(split) == split.num_examples > 0 and len(train.first_examples(split, 3)) == 3
@@ -94,3 +98,17 @@ def test_a_release_checkpoint_on_imagenets_validation_split(sets, tmp_path):
     count = data.load("imagenet", str(sets / "imagenet"), split="test").num_examples
     assert re.search(rf"mobilenet_v1_025 on imagenet/test \({count} images\): top-1 \d\.\d+  top-5 \d\.\d+",
                      proc.stdout), proc.stdout
+
+
+def test_slims_walkthrough_convert_train_evaluate(tmp_path):
+    """A folder of photos converted to slim's format, then trained on and evaluated by its name."""
+    from tlslim.testing import datasets
+    datasets.write_image_folder(str(tmp_path / "photos"), {"hat": 12, "sunglasses": 10, "scarf": 8})
+    convert = os.path.join(ROOT, "scripts", "convert_dataset.py")
+    _run([convert, "--dataset_name", "photos", "--dataset_dir", "photos", "--output_dir", "photos_tfrecord"],
+         tmp_path)
+    proc = _run([FINETUNE, "--dataset_name", "photos", "--dataset_dir", "photos_tfrecord", "--model", "cifarnet",
+                 "--strategy", "scratch", "--image_size", "32", "--max_steps", "2", "--batch_size", "4"], tmp_path)
+    assert "photos: 24 training images in 3 classes, streamed from slim's TFRecords" in proc.stderr
+    proc = _run([EVALUATE, "--checkpoint_path", "runs/cifarnet-photos-scratch"], tmp_path)
+    assert re.search(r"cifarnet on photos/test \(6 images\): top-1 ", proc.stdout), proc.stdout

@@ -14,6 +14,8 @@ per-style preprocessing of single images of any size (what the release checkpoin
 `tfrecord`: slim's own TFRecord datasets (flowers, cifar10, mnist, imagenet, and image folders
 converted by scripts/convert_dataset.py), streamed from disk by `tfrecord.record_pipeline`.
 """
+from absl import logging
+
 from tlslim.data import cifar10, folder, imagenet, slim_preprocessing, synthetic, tfrecord
 from tlslim.data.dataset import Dataset, balanced_weights, class_counts, long_tailed, per_class_indices
 from tlslim.data.pipeline import index_batches, input_pipeline
@@ -54,8 +56,9 @@ def load(name, dataset_dir=None, split="train", train_subset=None, seed=0,
     TFRecord splits: they come back as a streamed tfrecord.Split (split 'test' is the held-out one,
     validation or test), their labels minus `labels_offset`.
     """
-    if name not in _NAMES:
-        raise TlslimError(f"unknown dataset '{name}'; known datasets: {', '.join(_NAMES)}.")
+    if name not in _NAMES and not tfrecord.is_streamed(name, dataset_dir):
+        raise TlslimError(f"unknown dataset '{name}'; known datasets: {', '.join(_NAMES)}, or the name of a set "
+                          f"scripts/convert_dataset.py wrote to --dataset_dir.")
     if split not in ("train", "test"):
         raise TlslimError(f"split must be 'train' or 'test', got {split!r}.")
     if tfrecord.is_streamed(name, dataset_dir):
@@ -71,6 +74,7 @@ def load(name, dataset_dir=None, split="train", train_subset=None, seed=0,
         return long_tailed(dataset, imbalance_ratio) if split == "train" and imbalance_ratio else dataset
     if name == "cifar10":
         dataset = cifar10.load(dataset_dir, split)
+        logging.info("cifar10 %s: the python release (no cifar10_*.tfrecord in %s)", split, dataset_dir or "data")
     else:
         dataset = folder.load(dataset_dir, split, validation_fraction, folder_image_size)
     if split == "train" and train_subset is not None:

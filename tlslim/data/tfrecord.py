@@ -446,18 +446,19 @@ class Split:
 
 def is_streamed(name, dataset_dir):
     """Whether dataset `name` in `dataset_dir` is slim's TFRecords: flowers, mnist and imagenet
-    always; cifar10 when the directory holds its TFRecords rather than the python release."""
+    always; cifar10 when the directory holds its TFRecords rather than the python release; any
+    other name when the directory holds a set of that name (scripts/convert_dataset.py's)."""
     if name in ("flowers", "mnist", "imagenet"):
         return True
-    directory = dataset_dir or "data"
-    return name == "cifar10" and os.path.isdir(directory) and "cifar10" in sets_in(directory)
+    directory = dataset_dir or ("data" if name == "cifar10" else None)
+    return bool(directory) and os.path.isdir(directory) and name in sets_in(directory)
 
 
 def open_split(name, dataset_dir, split, labels_offset=0):
     """Split `split` ('train', or 'test' for the held-out one: validation or test) of slim's
     TFRecords of `name` in `dataset_dir`, its records counted and its classes read."""
     directory = dataset_dir or ("data" if name == "cifar10" else None)
-    if not directory:
+    if not directory:  # (flowers, mnist, imagenet)
         raise TlslimError(f"--dataset {name} reads slim's TFRecords: pass --dataset_dir, the directory "
                           f"download_and_convert_data.py (or scripts/convert_dataset.py) wrote them to.")
     file_split = held_out_split(name) if split == "test" else split

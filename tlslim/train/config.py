@@ -40,7 +40,9 @@ def field(default, help, aliases=(), choices=None, factory=None):  # noqa: A002 
 class TrainConfig:
     """Everything a training run depends on (the flags of scripts/finetune.py are its fields)."""
     model: str = field("cifarnet", "Network name (see tlslim.nets.names()).", aliases=("model_name",))
-    dataset: str = field("synthetic", "Dataset name: cifar10, folder, synthetic, synthetic_source.",
+    dataset: str = field("synthetic", "Dataset name: cifar10 (the python release or slim's TFRecords), folder, "
+                                      "synthetic, synthetic_source; slim's TFRecords: flowers, mnist, imagenet, or "
+                                      "a set scripts/convert_dataset.py wrote.",
                          aliases=("dataset_name",))
     dataset_dir: Optional[str] = field(None, "Where the dataset's files are (not needed for synthetic data).")
     checkpoint_path: Optional[str] = field(
