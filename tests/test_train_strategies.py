@@ -48,7 +48,8 @@ def test_each_strategy_lowers_the_training_loss(release, tmp_path, strategy, kw)
 
 
 def test_mixed_precision_trains_float32_weights(release, tmp_path):
-    result = train.train(_config(release, tmp_path, strategy="all", mixed_precision=True, max_steps=12))
+    # The top strategy: float16 kernels on a CPU are slow, and the frozen convolutions need no backward pass.
+    result = train.train(_config(release, tmp_path, strategy="top", mixed_precision=True, max_steps=12))
     losses = np.array([loss for _, loss in result["losses"]])
     assert losses[-3:].mean() < 0.85 * losses[:3].mean(), losses.round(3)
     reader = tf.train.load_checkpoint(result["checkpoint"])
