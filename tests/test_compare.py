@@ -206,4 +206,5 @@ def test_bad_flag_is_one_line_error():
     out = _run(["--strategies", "head,sideways", "--output_dir", "/nonexistent/x"])
     assert out.returncode == 2
     assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [
-        "error: unknown strategy 'sideways' in --strategies; known: scratch, head, top, all, discriminative, fine_tune."]
+        "error: unknown strategy 'sideways' in --strategies; known: scratch, head, top, all, discriminative, "
+        "fine_tune."]

@@ -255,7 +255,8 @@ def test_geometry_is_settled_on_the_data_recorded_and_kept_on_resume(release, tm
     result = train.train(_config(release, tmp_path, train_dir=run, geometry="slim", augment=True, max_steps=2))
     assert result["step"] == 2 and np.isfinite(result["loss"])
     assert train.read_run_record(run)["geometry"] == "slim"
-    with pytest.raises(TlslimError, match=r"holds a run made with other settings \(geometry slim there, squash here\)") as err:
+    with pytest.raises(TlslimError,
+                       match=r"holds a run made with other settings \(geometry slim there, squash here\)") as err:
         train.train(_config(release, tmp_path, train_dir=run, geometry="squash", max_steps=3))
     assert "\n" not in str(err.value)
     metrics, used = train.evaluate_run(train.EvalConfig(checkpoint_path=run, num_examples=20))

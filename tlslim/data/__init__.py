@@ -22,7 +22,8 @@ from tlslim.data.pipeline import index_batches, input_pipeline
 from tlslim.data.preprocessing import GEOMETRIES, STYLES, Stats, choose_geometry, compute_stats, preprocess
 from tlslim.errors import TlslimError
 
-__all__ = ["Dataset", "image_shape", "balanced_weights", "class_counts", "long_tailed", "GEOMETRIES", "STYLES", "Stats", "choose_geometry", "compute_stats", "imagenet", "index_batches", "input_pipeline", "load",
+__all__ = ["Dataset", "GEOMETRIES", "STYLES", "Stats", "balanced_weights", "choose_geometry", "class_counts",
+           "compute_stats", "image_shape", "imagenet", "index_batches", "input_pipeline", "load", "long_tailed",
            "names", "preprocess", "slim_preprocessing", "tfrecord"]
 
 _NAMES = ("cifar10", "folder", "synthetic", "synthetic_source", "flowers", "mnist", "imagenet")

@@ -36,8 +36,8 @@ from tlslim.train.plan import Plan, make_plan, variable_shapes
 from tlslim.train.rundir import (RUN_FILE, check_resumable, latest_checkpoint, read_run_record, run_record,
                                  save_checkpoint)
 
-__all__ = ["CLUSTER_FIELDS", "CachedHead", "Distributed", "EvalConfig", "FullGraph", "LOSS_SCALE_START", "LR_DECAYS", "OPTIMIZERS", "Plan", "RUN_FILE",
-           "Replicated",
+__all__ = ["CLUSTER_FIELDS", "CachedHead", "Distributed", "EvalConfig", "FullGraph", "LOSS_SCALE_START", "LR_DECAYS",
+           "OPTIMIZERS", "Plan", "RUN_FILE", "Replicated",
            "STRATEGIES", "TrainConfig", "TrainGraph", "build_towers", "build_train_op", "cache_problem",
            "check_config", "check_resumable", "data_seed", "default_train_dir", "eval_metrics", "evaluate",
            "evaluate_run", "first_examples", "format_metrics", "group_variables", "latest_checkpoint",

@@ -245,7 +245,8 @@ def _result(started, step=None, loss=None, final=None, train_seconds=0.0, histor
             checkpoint=None, cache=None, role=None, diverged=None):
     final = final or {}
     return {"step": step, "loss": loss, "top1": final.get("top1"), "top5": final.get("top5"),
-            "macro_recall": final.get("macro_recall"), "eval_loss": final.get("loss"), "seconds": time.time() - started, "train_seconds": train_seconds,
+            "macro_recall": final.get("macro_recall"), "eval_loss": final.get("loss"),
+            "seconds": time.time() - started, "train_seconds": train_seconds,
             "history": list(history), "losses": list(losses), "train_dir": train_dir, "checkpoint": checkpoint,
             "cache": cache, "role": role, "diverged": diverged}
 
@@ -331,8 +332,8 @@ def _run(config, started, team, info, image_size, devices, device, train_dir, on
         config = dataclasses.replace(config, augment=False)  # a cached feature is computed once, unaugmented
     if cached:
         check_output_dir(builders.cache_dir(config), "--cache_dir", "cached features")
-    where = f"{len(devices)} replicas: {', '.join(devices)}" if devices else describe(device)
-    logging.info("model %s on %s%s", config.model, where, "; head trained on cached features"
+    placement = f"{len(devices)} replicas: {', '.join(devices)}" if devices else describe(device)
+    logging.info("model %s on %s%s", config.model, placement, "; head trained on cached features"
                  if cached else "")
     if team:
         logging.info("cluster: %s", team.describe())

@@ -25,9 +25,8 @@ LOG_FILE = "tlslim.log"       # every invocation's log, with absl's prefixes
 CHECKPOINT_PREFIX = "model.ckpt"
 # What must be equal to resume a run: what defines it. The rest (max_steps, log, save and
 # evaluation frequencies, the number of replicas or workers) may change between invocations.
-RESUME_KEYS = ("model", "dataset", "dataset_dir", "labels_offset", "train_subset", "imbalance_ratio", "class_weights", "sampling",
-               "num_classes", "class_names", "image_size",
-               "preprocessing", "geometry", "strategy", "trainable_scopes", "optimizer", "learning_rate", "momentum",
+RESUME_KEYS = ("model", "dataset", "dataset_dir", "labels_offset", "train_subset", "imbalance_ratio", "class_weights",
+               "sampling", "num_classes", "class_names", "image_size", "preprocessing", "geometry", "strategy", "trainable_scopes", "optimizer", "learning_rate", "momentum",
                "lr_decay", "decay_steps", "decay_rate", "weight_decay", "batch_size", "precision", "head_steps")
 
 
