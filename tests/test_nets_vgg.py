@@ -151,15 +151,21 @@ def test_fc_head_overrides(graph):
     assert points[nets.PENULTIMATE].shape.as_list() == [1, 1, 1, 4096]
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"fc_conv_padding": "VALID"}, "fc_conv_padding='SAME'"),
-    ({"fc_conv_padding": "FULL"}, "must be 'SAME' or 'VALID'"),
-])
-def test_bad_fc_head_options(graph, kwargs, match):
-    fn = nets.get_network_fn("vgg_16", 3, **kwargs)
-    with pytest.raises(TlslimError, match=match) as err:
+def test_bad_fc_conv_padding(graph):
+    fn = nets.get_network_fn("vgg_16", 3, fc_conv_padding="FULL")
+    with pytest.raises(TlslimError, match="must be 'SAME' or 'VALID'") as err:
         fn(tf.placeholder(tf.float32, [1, 32, 32, 3]))
     assert "\n" not in str(err.value)
+
+
+def test_valid_fc6_on_a_map_smaller_than_its_kernel_becomes_same(graph):
+    """slim's default fc_conv_padding='VALID' cannot fit a 7x7 fc6 on 32x32's 1x1 pool5 map: there
+    (and only there) fc6 is SAME, the graph the registry builds."""
+    from tlslim.nets import vgg
+    with slim.arg_scope(vgg.vgg_arg_scope()):
+        logits, points = vgg.vgg_16(tf.placeholder(tf.float32, [1, 32, 32, 3]), 3, fc_conv_padding="VALID")
+    assert graph.get_operation_by_name("vgg_16/fc6/Conv2D").get_attr("padding") == b"SAME"
+    assert points["vgg_16/fc6"].shape.as_list() == [1, 1, 1, 4096] and logits.shape.as_list() == [1, 3]
 
 
 @pytest.mark.parametrize("weight_decay,expected", [(0.0, 0), (5e-4, 16)])

@@ -12,6 +12,7 @@ a batch norm whose scope is not under one of `scopes` runs in inference mode and
 update ops, whatever `is_training` says.
 """
 import contextlib
+import inspect
 import threading
 
 from tlslim.compat import slim, tf
@@ -59,7 +60,26 @@ def _collections(variables_collections, name):
 
 
 @slim.add_arg_scope
-def batch_norm(inputs,
+def batch_norm(inputs, *args, **kwargs):
+    """Batch normalization with slim's signature (see `_batch_norm` for the arguments), variable
+    names and update semantics, under tlslim's arg scopes and slim's.
+
+    Arguments set for `slim.batch_norm` in a `slim.arg_scope` apply here too, below those set
+    for this function and those passed: code written for slim, such as
+    `with slim.arg_scope([slim.batch_norm], is_training=False)`, configures the nets' batch norms.
+    """
+    names = _BATCH_NORM_ARGS[1:]
+    given = {**slim.current_arg_scope().get(slim.arg_scope_func_key(slim.batch_norm), {}), **kwargs}
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise TlslimError(f"batch_norm does not support {', '.join(unknown)} (slim's batch_norm options that tlslim's "
+                          f"batch norm lacks); it takes {', '.join(names)}.")
+    for name in names[:len(args)]:
+        given.pop(name, None)  # passed by position
+    return _batch_norm(inputs, *args, **given)
+
+
+def _batch_norm(inputs,
                decay=0.999,
                center=True,
                scale=False,
@@ -76,10 +96,9 @@ def batch_norm(inputs,
                fused=None,
                data_format="NHWC",
                scope=None):
-    """Batch normalization with slim's signature, variable names and update semantics.
-
-    `is_training` may be a Python bool or a boolean tensor. With `updates_collections=None`
-    the moving averages are updated in place before the output is returned.
+    """`batch_norm`'s arguments, slim's: `is_training` may be a Python bool or a boolean tensor.
+    With `updates_collections=None` the moving averages are updated in place before the output
+    is returned.
     """
     if data_format != "NHWC":
         raise TlslimError(f"batch_norm supports data_format NHWC only, got {data_format}; build the net in NHWC.")
@@ -159,3 +178,6 @@ def batch_norm(inputs,
         if activation_fn is not None:
             outputs = activation_fn(outputs)
         return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+_BATCH_NORM_ARGS = tuple(inspect.signature(_batch_norm).parameters)

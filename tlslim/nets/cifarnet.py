@@ -8,7 +8,7 @@ before the flatten, so fc3 keeps its [4096, 384] weights. LeNet shares that tail
 """
 from tlslim.compat import slim, tf
 from tlslim.nets.common import pool_and_flatten
-from tlslim.nets.registry import PENULTIMATE, NetInfo, register
+from tlslim.nets.registry import NetInfo, register
 
 
 def _lrn(net, name):
@@ -28,10 +28,12 @@ def cifarnet_arg_scope(weight_decay=0.004):
             return sc
 
 
-def cifarnet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, scope="CifarNet"):
-    """CifarNet. Returns (logits [B, num_classes], end_points); PreLogits is fc4 [B, 192]."""
+def cifarnet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, prediction_fn=slim.softmax,
+             scope="CifarNet"):
+    """CifarNet -> (logits [B, num_classes], end_points), as slim's; with num_classes 0 or None,
+    fc4's output [B, 192] instead."""
     end_points = {}
-    with tf.variable_scope(scope, values=[images]):
+    with tf.variable_scope(scope, "CifarNet", [images]):
         net = end_points["conv1"] = slim.conv2d(images, 64, [5, 5], scope="conv1")
         net = end_points["pool1"] = slim.max_pool2d(net, [2, 2], 2, scope="pool1")
         net = _lrn(net, "norm1")
@@ -42,12 +44,13 @@ def cifarnet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, s
         net = end_points["fc3"] = slim.fully_connected(net, 384, scope="fc3")
         net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout3")
         net = end_points["fc4"] = slim.fully_connected(net, 192, scope="fc4")
-        end_points[PENULTIMATE] = net
+        if not num_classes:
+            return net, end_points
         logits = end_points["Logits"] = slim.fully_connected(
             net, num_classes, biases_initializer=tf.zeros_initializer(),
             weights_initializer=tf.truncated_normal_initializer(stddev=1 / 192.0),
             weights_regularizer=None, activation_fn=None, scope="logits")
-        end_points["Predictions"] = tf.nn.softmax(logits, name="Predictions")
+        end_points["Predictions"] = prediction_fn(logits, scope="Predictions")
     return logits, end_points
 
 
@@ -65,4 +68,5 @@ register(NetInfo(
     num_classes=10,
     preprocessing="cifarnet",
     manifest="cifarnet.json",
+    prelogits_end_points=("fc4",),
 ))

@@ -1,11 +1,13 @@
 """Layers and shape rules that more than one net family uses, so that each net module imports
 them from here and no net module imports another's.
 
+- `trunc_normal`, the initializer slim's net modules share.
 - Static shapes and padding: `spatial_size`, `valid_or_same`, `fc_padding`.
 - VGG's and AlexNet's convolutional 'fully connected' head: `fc_conv2d` (a SAME fc6 over a
   map smaller than its kernel convolves with only the taps that can meet the map),
   `needs_global_pool` and `conv_fc_head` (fc6 -> dropout6 -> fc7 -> [global pool] -> dropout7
-  -> fc8, with slim's scopes and end_points).
+  -> fc8, with slim's scopes and end_points); `any_size_classifier` wraps such a slim-API
+  builder for the registry.
 - CifarNet's and LeNet's fully connected tail: `adaptive_avg_pool` and `pool_and_flatten` (any
   image size reaches the release's flatten size).
 
@@ -15,10 +17,14 @@ import math
 
 from tlslim.compat import slim, tf
 from tlslim.errors import TlslimError
-from tlslim.nets.registry import PENULTIMATE
 
 # Width of VGG's and AlexNet's fc6 and fc7.
 FC_WIDTH = 4096
+
+
+def trunc_normal(stddev):
+    """A truncated normal initializer of mean 0 (the `trunc_normal` slim's net modules export)."""
+    return tf.truncated_normal_initializer(0.0, stddev)
 
 
 def spatial_size(tensor):
@@ -37,22 +43,18 @@ def valid_or_same(net, kernel):
 
 
 def fc_padding(net, kernel, padding):
-    """The padding of a VALID-in-slim 'fully connected' convolution of `kernel` over `net`.
+    """(padding, adapted): the padding of a 'fully connected' convolution of `kernel` over `net`.
 
-    None picks VALID when the map is at least kernel x kernel (slim's graph) or unknown, SAME
-    when it is smaller. Forcing VALID on a too-small map is a TlslimError.
+    'VALID' (slim's default; None means the same) stays VALID when the map is at least
+    kernel x kernel or of unknown size: slim's graph. On a smaller map, where slim's graph cannot
+    be built at all, it becomes SAME and `adapted` is True. 'SAME' is kept as asked.
     """
-    if padding is None:
-        return valid_or_same(net, kernel)
-    size = spatial_size(net)
-    padding = str(padding).upper()
+    padding = "VALID" if padding is None else str(padding).upper()
     if padding not in ("SAME", "VALID"):
         raise TlslimError(f"fc_conv_padding must be 'SAME' or 'VALID', got {padding!r}.")
-    if padding == "VALID" and size is not None and min(size) < kernel:
-        raise TlslimError(
-            f"fc_conv_padding='VALID' needs a {kernel}x{kernel} map before the first fully "
-            f"connected layer, got {size[0]}x{size[1]}; use fc_conv_padding='SAME' or larger images.")
-    return padding
+    if padding == "VALID" and valid_or_same(net, kernel) == "SAME":
+        return "SAME", True
+    return padding, False
 
 
 def _live_taps(size, kernel):
@@ -113,32 +115,48 @@ def needs_global_pool(net, global_pool):
     return spatial_size(net) != (1, 1)
 
 
-def conv_fc_head(net, num_classes, fc6_kernel, is_training, dropout_keep_prob, fc_conv_padding, global_pool,
-                 collection, scope_name, **fc8_kwargs):
-    """slim's VGG / AlexNet head over the pool5 map `net` -> (logits [B, num_classes], end_points).
+def conv_fc_head(net, num_classes, fc6_kernel, is_training, dropout_keep_prob, spatial_squeeze, fc_conv_padding,
+                 global_pool, collection, scope_name, **fc8_kwargs):
+    """slim's VGG / AlexNet head over the pool5 map `net` -> (net, end_points), as slim's builders.
 
     fc6 (`fc6_kernel` square, padding from `fc_padding`) -> dropout6 -> fc7 (1x1) -> a 1x1
-    'global_pool' mean when `needs_global_pool` -> dropout7 (end_points[PENULTIMATE]) -> fc8
-    (1x1, linear; `fc8_kwargs` go to its slim.conv2d) -> 'fc8/squeezed'. Call it inside the
-    net's variable scope `scope_name`, under an arg scope that sends slim.conv2d's and
-    fc_conv2d's outputs to `collection`: end_points are that collection after fc7, then
-    'global_pool', PENULTIMATE and '<scope_name>/fc8' (the logits).
+    'global_pool' mean when `needs_global_pool` -> dropout7 -> fc8 (1x1, linear; `fc8_kwargs` go
+    to its slim.conv2d) -> 'fc8/squeezed' when `spatial_squeeze`. With num_classes 0 or None,
+    fc7's output (pooled if asked) is returned. Call it inside the net's variable scope
+    `scope_name`, under an arg scope that sends slim.conv2d's and fc_conv2d's outputs to
+    `collection`: end_points are that collection after fc7, then 'global_pool' and
+    '<scope_name>/fc8', slim's set.
+
+    Where fc6 had to become SAME (a map smaller than its kernel, which slim cannot build), fc7 is
+    also averaged to 1x1 whatever `global_pool` says, so the small image is classified as one.
     """
-    padding = fc_padding(net, fc6_kernel, fc_conv_padding)
+    padding, adapted = fc_padding(net, fc6_kernel, fc_conv_padding)
     net = fc_conv2d(net, FC_WIDTH, [fc6_kernel, fc6_kernel], padding=padding, scope="fc6")
     net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout6")
     net = slim.conv2d(net, FC_WIDTH, [1, 1], scope="fc7")
     end_points = slim.utils.convert_collection_to_dict(collection)
-    # fc8 is a 1x1 convolution: a map larger than 1x1 would give a logit per position.
-    if needs_global_pool(net, global_pool):
+    if needs_global_pool(net, global_pool) or (adapted and spatial_size(net) != (1, 1)):
         net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
         end_points["global_pool"] = net
+    if not num_classes:
+        return net, end_points
     net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout7")
-    end_points[PENULTIMATE] = net
     net = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None, scope="fc8", **fc8_kwargs)
-    logits = tf.squeeze(net, [1, 2], name="fc8/squeezed")
-    end_points[scope_name + "/fc8"] = logits
-    return logits, end_points
+    if spatial_squeeze:
+        net = tf.squeeze(net, [1, 2], name="fc8/squeezed")
+    end_points[scope_name + "/fc8"] = net
+    return net, end_points
+
+
+def any_size_classifier(builder):
+    """`builder` (a slim-API net whose `global_pool` defaults to False) for the registry: the
+    last map is averaged to 1x1 only where it is larger, unless the caller passes `global_pool`,
+    so the logits are [B, num_classes] at any image size and slim's graph where that is 1x1."""
+    def build(images, num_classes, is_training=False, **kwargs):
+        kwargs.setdefault("global_pool", None)
+        return builder(images, num_classes, is_training=is_training, **kwargs)
+    build.__name__ = builder.__name__
+    return build
 
 
 def adaptive_avg_pool(net, out_size, scope="AdaptivePool"):

@@ -8,16 +8,18 @@ background; Inception preprocessing).
 Every conv is conv -> BN (no gamma, as in the release) -> ReLU via the arg scope, 'SAME'
 padding throughout the base. Small inputs: the stride-2 stem and pools use 'SAME' padding,
 so every map stays at least 1x1 (a 32x32 input reaches Mixed_5c as 1x1). The classifier's
-7x7 average pool needs a 7x7 map, which only 224x224 inputs give; for any other map size the
-features are averaged globally instead (at 7x7 the two are the same number). At 224 the graph
-is slim's.
+7x7 average pool needs at least a 7x7 map (224x224 inputs give exactly 7x7); on a smaller map
+the features are averaged globally instead (at 7x7 the two are the same number). The
+registry's builder also averages globally above 224, so its logits are always [B, C]. At 224
+the graph is slim's.
 """
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
 from tlslim.nets.inception_utils import inception_arg_scope
-from tlslim.nets.registry import PENULTIMATE, NetInfo, register
+from tlslim.nets.common import global_pool_above, spatial_size, trunc_normal
+from tlslim.nets.registry import NetInfo, register
 
-__all__ = ["inception_v1_base", "inception_v1", "inception_v1_arg_scope", "MIXED"]
+__all__ = ["inception_v1_base", "inception_v1", "inception_v1_arg_scope", "MIXED", "trunc_normal"]
 
 # Output depths of each Mixed module's branches: (Branch_0 1x1, Branch_1 1x1 -> 3x3,
 # Branch_2 1x1 -> 3x3, Branch_3 max pool -> 1x1), as in the paper's Table 1.
@@ -80,7 +82,7 @@ def inception_v1_base(inputs, final_endpoint="Mixed_5c", scope="InceptionV1"):
     end_points = {}
     with tf.variable_scope(scope, "InceptionV1", [inputs]):
         with slim.arg_scope([slim.conv2d, slim.fully_connected],
-                            weights_initializer=tf.truncated_normal_initializer(0.0, 0.01)):
+                            weights_initializer=trunc_normal(0.01)):
             with slim.arg_scope([slim.conv2d, slim.max_pool2d], stride=1, padding="SAME"):
                 net = inputs
                 for name, kind, args in LAYERS:
@@ -102,22 +104,22 @@ def inception_v1(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
                  global_pool=False):
     """Base, average pool, dropout, 1x1 conv 'Logits/Conv2d_0c_1x1' -> (logits, end_points).
 
-    logits: [B, num_classes] ([B,1,1,num_classes] if not spatial_squeeze; the pooled features
-    if num_classes is None or 0). Pooling is slim's 7x7 'AvgPool_0a_7x7' when the final map is
-    7x7 and global_pool is False, else a global mean ('global_pool'). end_points: slim's keys
-    plus PreLogits, the pooled [B,1,1,1024] vector (before dropout).
+    logits: [B, num_classes] ([B,h,w,num_classes] if not spatial_squeeze; the pooled features
+    if num_classes is None or 0). Pooling is slim's 7x7 'AvgPool_0a_7x7' unless global_pool,
+    or the final map is smaller than 7x7 (where slim's pool cannot run): then a global mean
+    ('global_pool'). end_points: slim's.
     """
     with tf.variable_scope(scope, "InceptionV1", [inputs], reuse=reuse) as sc:
         with slim.arg_scope([batch_norm, slim.dropout], is_training=is_training):
             net, end_points = inception_v1_base(inputs, scope=sc)
             with tf.variable_scope("Logits"):
-                if not global_pool and net.shape[1:3].as_list() == [7, 7]:
+                size = spatial_size(net)
+                if not global_pool and (size is None or min(size) >= 7):
                     net = slim.avg_pool2d(net, [7, 7], stride=1, scope="AvgPool_0a_7x7")
                     end_points["AvgPool_0a_7x7"] = net
                 else:
                     net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
                     end_points["global_pool"] = net
-                end_points[PENULTIMATE] = net
                 if not num_classes:
                     return net, end_points
                 net = slim.dropout(net, dropout_keep_prob, scope="Dropout_0b")
@@ -133,9 +135,8 @@ def inception_v1(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
 inception_v1.default_image_size = 224
 
 
-def inception_v1_arg_scope(weight_decay=0.00004, use_batch_norm=True, batch_norm_decay=0.9997,
-                           batch_norm_epsilon=0.001, batch_norm_scale=False,
-                           batch_norm_var_collection="moving_vars"):
+def inception_v1_arg_scope(weight_decay=0.00004, use_batch_norm=True, batch_norm_var_collection="moving_vars",
+                           batch_norm_decay=0.9997, batch_norm_epsilon=0.001, batch_norm_scale=False):
     """slim's Inception arg scope with tlslim's batch_norm: conv -> BN -> ReLU, He initialization
     (the base overrides it with a truncated normal), L2 weight decay (0 disables it). The moving
     statistics also go to the `batch_norm_var_collection` collection."""
@@ -145,7 +146,7 @@ def inception_v1_arg_scope(weight_decay=0.00004, use_batch_norm=True, batch_norm
 
 register(NetInfo(
     name="inception_v1",
-    builder=inception_v1,
+    builder=global_pool_above(inception_v1, 224),
     arg_scope=inception_v1_arg_scope,
     scope="InceptionV1",
     head_scope="InceptionV1/Logits",
@@ -157,4 +158,5 @@ register(NetInfo(
     checkpoint_tarball="inception_v1_2016_08_28.tar.gz",
     checkpoint_file="inception_v1.ckpt",
     manifest="inception_v1.json",
+    prelogits_end_points=("AvgPool_0a_7x7", "global_pool"),  # before the head's Dropout_0b
 ))

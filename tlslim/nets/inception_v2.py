@@ -17,11 +17,11 @@ dropout and the 1x1 conv `Logits/Conv2d_1c_1x1`.
 """
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
-from tlslim.nets.common import global_pool_above
+from tlslim.nets.common import global_pool_above, trunc_normal
 from tlslim.nets.inception_utils import inception_arg_scope, logits_block
 from tlslim.nets.registry import NetInfo, register
 
-__all__ = ["inception_v2_base", "inception_v2", "inception_v2_arg_scope"]
+__all__ = ["inception_v2_base", "inception_v2", "inception_v2_arg_scope", "trunc_normal"]
 
 # The modules that keep the map size: (Branch_0 1x1, Branch_1 1x1 -> 3x3, Branch_2 1x1 -> 3x3
 # -> 3x3, Branch_3 pool kind, Branch_3 1x1) output depths.
@@ -46,9 +46,6 @@ _MIXED = ("Mixed_3b", "Mixed_3c", "Mixed_4a", "Mixed_4b", "Mixed_4c", "Mixed_4d"
           "Mixed_5a", "Mixed_5b", "Mixed_5c")
 
 
-def _trunc_normal(stddev):
-    return tf.truncated_normal_initializer(0.0, stddev)
-
 
 def _inception_module(net, name, depth, concat_dim):
     d0, (d1a, d1b), (d2a, d2b), pool, d3 = _INCEPTION[name]
@@ -56,11 +53,11 @@ def _inception_module(net, name, depth, concat_dim):
         with tf.variable_scope("Branch_0"):
             b0 = slim.conv2d(net, depth(d0), [1, 1], scope="Conv2d_0a_1x1")
         with tf.variable_scope("Branch_1"):
-            b1 = slim.conv2d(net, depth(d1a), [1, 1], weights_initializer=_trunc_normal(0.09),
+            b1 = slim.conv2d(net, depth(d1a), [1, 1], weights_initializer=trunc_normal(0.09),
                              scope="Conv2d_0a_1x1")
             b1 = slim.conv2d(b1, depth(d1b), [3, 3], scope="Conv2d_0b_3x3")
         with tf.variable_scope("Branch_2"):
-            b2 = slim.conv2d(net, depth(d2a), [1, 1], weights_initializer=_trunc_normal(0.09),
+            b2 = slim.conv2d(net, depth(d2a), [1, 1], weights_initializer=trunc_normal(0.09),
                              scope="Conv2d_0a_1x1")
             b2 = slim.conv2d(b2, depth(d2b), [3, 3], scope="Conv2d_0b_3x3")
             b2 = slim.conv2d(b2, depth(d2b), [3, 3], scope="Conv2d_0c_3x3")
@@ -69,7 +66,7 @@ def _inception_module(net, name, depth, concat_dim):
                 b3 = slim.avg_pool2d(net, [3, 3], scope="AvgPool_0a_3x3")
             else:
                 b3 = slim.max_pool2d(net, [3, 3], scope="MaxPool_0a_3x3")
-            b3 = slim.conv2d(b3, depth(d3), [1, 1], weights_initializer=_trunc_normal(0.1),
+            b3 = slim.conv2d(b3, depth(d3), [1, 1], weights_initializer=trunc_normal(0.1),
                              scope="Conv2d_0b_1x1")
         return tf.concat(axis=concat_dim, values=[b0, b1, b2, b3])
 
@@ -78,11 +75,11 @@ def _reduction_module(net, name, depth, concat_dim):
     (d0a, d0b), (d1a, d1b) = _REDUCTION[name]
     with tf.variable_scope(name):
         with tf.variable_scope("Branch_0"):
-            b0 = slim.conv2d(net, depth(d0a), [1, 1], weights_initializer=_trunc_normal(0.09),
+            b0 = slim.conv2d(net, depth(d0a), [1, 1], weights_initializer=trunc_normal(0.09),
                              scope="Conv2d_0a_1x1")
             b0 = slim.conv2d(b0, depth(d0b), [3, 3], stride=2, scope="Conv2d_1a_3x3")
         with tf.variable_scope("Branch_1"):
-            b1 = slim.conv2d(net, depth(d1a), [1, 1], weights_initializer=_trunc_normal(0.09),
+            b1 = slim.conv2d(net, depth(d1a), [1, 1], weights_initializer=trunc_normal(0.09),
                              scope="Conv2d_0a_1x1")
             b1 = slim.conv2d(b1, depth(d1b), [3, 3], scope="Conv2d_0b_3x3")
             b1 = slim.conv2d(b1, depth(d1b), [3, 3], stride=2, scope="Conv2d_1a_3x3")
@@ -125,15 +122,15 @@ def inception_v2_base(inputs, final_endpoint="Mixed_5c", min_depth=16, depth_mul
                         # so it never has more outputs than the pointwise step that follows.
                         net = slim.separable_conv2d(inputs, depth(64), [7, 7],
                                                     depth_multiplier=min(int(depth(64) / 3), 8), stride=2,
-                                                    padding="SAME", weights_initializer=_trunc_normal(1.0),
+                                                    padding="SAME", weights_initializer=trunc_normal(1.0),
                                                     scope=name)
                     else:
                         net = slim.conv2d(inputs, depth(64), [7, 7], stride=2,
-                                          weights_initializer=_trunc_normal(1.0), scope=name)
+                                          weights_initializer=trunc_normal(1.0), scope=name)
                 elif name.startswith("MaxPool"):
                     net = slim.max_pool2d(net, [3, 3], stride=2, scope=name)
                 elif name == "Conv2d_2b_1x1":
-                    net = slim.conv2d(net, depth(64), [1, 1], weights_initializer=_trunc_normal(0.1), scope=name)
+                    net = slim.conv2d(net, depth(64), [1, 1], weights_initializer=trunc_normal(0.1), scope=name)
                 elif name == "Conv2d_2c_3x3":
                     net = slim.conv2d(net, depth(192), [3, 3], scope=name)
                 elif name in _REDUCTION:

@@ -28,15 +28,12 @@ import functools
 
 from tlslim.compat import slim, tf
 from tlslim.layers import batch_norm
-from tlslim.nets.common import global_pool_above, pad_to_kernel, reduced_kernel_size_for_small_input
+from tlslim.nets.common import global_pool_above, pad_to_kernel, reduced_kernel_size_for_small_input, trunc_normal
 from tlslim.nets.inception_utils import inception_arg_scope, logits_block
 from tlslim.nets.registry import NetInfo, register
 
-__all__ = ["inception_v3_base", "inception_v3", "inception_v3_arg_scope", "END_POINTS"]
+__all__ = ["inception_v3_base", "inception_v3", "inception_v3_arg_scope", "END_POINTS", "trunc_normal"]
 
-
-def _trunc_normal(stddev):
-    return tf.truncated_normal_initializer(0.0, stddev)
 
 
 # Branch operations: ('conv', scope, depth, [kh, kw]) a stride-1 conv under the module's padding;
@@ -197,13 +194,13 @@ def _aux_logits(net, num_classes, depth, spatial_squeeze, release_shapes):
             net = pad_to_kernel(net, kernel)
         else:
             kernel = reduced_kernel_size_for_small_input(net, [5, 5])
-        net = slim.conv2d(net, depth(768), kernel, weights_initializer=_trunc_normal(0.01), padding="VALID",
+        net = slim.conv2d(net, depth(768), kernel, weights_initializer=trunc_normal(0.01), padding="VALID",
                           scope="Conv2d_2a_{}x{}".format(*kernel))
         if release_shapes and _static_hw(net) != (1, 1):
             # A map larger than 1x1 (inputs of 347 and up): one value per channel, like the main head.
             net = tf.reduce_mean(net, [1, 2], keepdims=True, name="GlobalPool")
         net = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
-                          weights_initializer=_trunc_normal(0.001), padding="SAME", scope="Conv2d_2b_1x1")
+                          weights_initializer=trunc_normal(0.001), padding="SAME", scope="Conv2d_2b_1x1")
         if spatial_squeeze:
             net = tf.squeeze(net, [1, 2], name="SpatialSqueeze")
     return net

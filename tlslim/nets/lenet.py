@@ -8,7 +8,7 @@ records slim's MNIST net (1 channel); RGB images give conv1 weights [5, 5, 3, 32
 """
 from tlslim.compat import slim, tf
 from tlslim.nets.common import pool_and_flatten
-from tlslim.nets.registry import PENULTIMATE, NetInfo, register
+from tlslim.nets.registry import NetInfo, register
 
 
 def lenet_arg_scope(weight_decay=0.0):
@@ -20,10 +20,12 @@ def lenet_arg_scope(weight_decay=0.0):
         return sc
 
 
-def lenet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, scope="LeNet"):
-    """LeNet. Returns (logits [B, num_classes], end_points); PreLogits is fc3 after dropout."""
+def lenet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, prediction_fn=slim.softmax,
+          scope="LeNet"):
+    """LeNet -> (logits [B, num_classes], end_points), as slim's; with num_classes 0 or None, fc3's
+    output after dropout3 instead."""
     end_points = {}
-    with tf.variable_scope(scope, values=[images]):
+    with tf.variable_scope(scope, "LeNet", [images]):
         net = end_points["conv1"] = slim.conv2d(images, 32, [5, 5], scope="conv1")
         net = end_points["pool1"] = slim.max_pool2d(net, [2, 2], 2, scope="pool1")
         net = end_points["conv2"] = slim.conv2d(net, 64, [5, 5], scope="conv2")
@@ -32,10 +34,11 @@ def lenet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, scop
         net = end_points["fc3"] = slim.fully_connected(net, 1024, scope="fc3")
         net = end_points["dropout3"] = slim.dropout(
             net, dropout_keep_prob, is_training=is_training, scope="dropout3")
-        end_points[PENULTIMATE] = net
+        if not num_classes:
+            return net, end_points
         logits = end_points["Logits"] = slim.fully_connected(
             net, num_classes, activation_fn=None, scope="fc4")
-        end_points["Predictions"] = tf.nn.softmax(logits, name="Predictions")
+        end_points["Predictions"] = prediction_fn(logits, scope="Predictions")
     return logits, end_points
 
 
@@ -53,4 +56,5 @@ register(NetInfo(
     num_classes=10,
     preprocessing="cifarnet",
     manifest="lenet.json",
+    prelogits_end_points=("dropout3",),
 ))

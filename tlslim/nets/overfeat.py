@@ -11,16 +11,18 @@ is slim's graph exactly.
 
 Smaller inputs, where slim's graph cannot be built at all, keep the same variables: conv2, a
 pool or fc6 whose input map is smaller than its window uses SAME padding instead of VALID (fc6
-through `tlslim.nets.common.fc_conv2d`). conv1 stays an 11x11 VALID convolution, so images need
-at least 11x11. The registry's builder also averages fc7 to 1x1 whenever it is larger.
+through `tlslim.nets.common.fc_conv2d`), and fc7 is then averaged to 1x1 when it is larger. conv1
+stays an 11x11 VALID convolution, so images need at least 11x11. The registry's builder also
+averages fc7 to 1x1 whenever it is larger.
 No release checkpoint exists (research/slim's table lists none); 1000 classes, VGG
 preprocessing as slim's preprocessing_factory assigns it.
 """
 from tlslim.compat import slim, tf
-from tlslim.nets.common import fc_conv2d, fc_padding, needs_global_pool, valid_or_same
+from tlslim.nets.common import (any_size_classifier, fc_conv2d, fc_padding, needs_global_pool, spatial_size,
+                                trunc_normal, valid_or_same)
 from tlslim.nets.registry import NetInfo, register
 
-__all__ = ["overfeat", "overfeat_arg_scope"]
+__all__ = ["overfeat", "overfeat_arg_scope", "trunc_normal"]
 
 _FC6_KERNEL = 6
 
@@ -64,14 +66,14 @@ def overfeat(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5, 
             net = slim.conv2d(net, 1024, [3, 3], scope="conv5")
             net = _pool(net, "pool5")
             with slim.arg_scope([slim.conv2d],
-                                weights_initializer=tf.truncated_normal_initializer(0.0, 0.005),
+                                weights_initializer=trunc_normal(0.005),
                                 biases_initializer=tf.constant_initializer(0.1)):
-                net = fc_conv2d(net, 3072, [_FC6_KERNEL, _FC6_KERNEL],
-                                padding=fc_padding(net, _FC6_KERNEL, None), scope="fc6")
+                padding, adapted = fc_padding(net, _FC6_KERNEL, "VALID")
+                net = fc_conv2d(net, 3072, [_FC6_KERNEL, _FC6_KERNEL], padding=padding, scope="fc6")
                 net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout6")
                 net = slim.conv2d(net, 4096, [1, 1], scope="fc7")
                 end_points = slim.utils.convert_collection_to_dict(collection)
-                if needs_global_pool(net, global_pool):
+                if needs_global_pool(net, global_pool) or (adapted and spatial_size(net) != (1, 1)):
                     net = tf.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
                     end_points["global_pool"] = net
                 if num_classes:
@@ -89,17 +91,11 @@ overfeat.default_image_size = 231
 
 
 # ---- registry entry (tlslim's addition; the functions above are slim's API) ----
-
-def _registry_builder(images, num_classes, is_training=False, **kwargs):
-    """overfeat for get_network_fn: fc7 is averaged to 1x1 only where it is larger (at 231x231
-    it is 1x1, so this is slim's graph), so the logits are always [B, num_classes]."""
-    kwargs.setdefault("global_pool", None)
-    return overfeat(images, num_classes, is_training=is_training, **kwargs)
-
+# fc7 is averaged to 1x1 only where it is larger (at 231x231 it is 1x1: slim's graph).
 
 register(NetInfo(
     name="overfeat",
-    builder=_registry_builder,
+    builder=any_size_classifier(overfeat),
     arg_scope=overfeat_arg_scope,
     scope="overfeat",
     head_scope="overfeat/fc8",

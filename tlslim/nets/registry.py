@@ -44,6 +44,9 @@ class NetInfo:
     prelogits_op: for a builder whose end_points have no PENULTIMATE (the slim-API builders keep
         slim's end_points exactly): the name, relative to the net's scope, of the classifier op
         whose first input is the classifier's input; get_network_fn records that input
+    prelogits_end_points: instead of prelogits_op, end_points keys of which the first present is
+        the penultimate tensor (a pooled vector the head's own dropout follows, e.g. Inception
+        v1's 'AvgPool_0a_7x7' or 'global_pool')
     """
     name: str
     builder: Callable
@@ -60,6 +63,7 @@ class NetInfo:
     manifest: Optional[str] = None  # file under tlslim/nets/manifests/ (release names and shapes)
     release_path: Optional[str] = None
     prelogits_op: Optional[str] = None
+    prelogits_end_points: Tuple[str, ...] = ()
     aux_scopes: Tuple[str, ...] = ()  # auxiliary heads (e.g. Inception's AuxLogits): not upstream of PreLogits
 
     @property
@@ -147,8 +151,12 @@ def get_network_fn(name, num_classes, is_training=False, weight_decay=0.0, **kwa
                 f"got {got}; use --image_size {info.min_image_size} or larger.")
         with slim.arg_scope(info.arg_scope(weight_decay=weight_decay)):
             logits, end_points = info.builder(images, num_classes, is_training=is_training, **kwargs)
-        if PENULTIMATE not in end_points and info.prelogits_op:
-            end_points[PENULTIMATE] = classifier_input(logits, info.prelogits_op)
+        if PENULTIMATE not in end_points:
+            present = [key for key in info.prelogits_end_points if key in end_points]
+            if present:
+                end_points[PENULTIMATE] = end_points[present[0]]
+            elif info.prelogits_op:
+                end_points[PENULTIMATE] = classifier_input(logits, info.prelogits_op)
         if PENULTIMATE in end_points:
             tf.add_to_collection(penultimate_collection(name), end_points[PENULTIMATE])
         return logits, end_points
