@@ -16,6 +16,8 @@ import pytest
 from tlslim import compare, embedded, train
 from tlslim.errors import TlslimError
 
+from _subprocess_runs import start
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "scripts", "compare.py")
 TINY = ["--strategies", "scratch,head", "--seeds", "0,1", "--train_subset", "2,3", "--max_steps", "2",
@@ -138,15 +140,26 @@ def test_defaults_are_the_embedded_small_data_setting():
 
 # ---------------------------------------------------------------- the command (tiny budget)
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("compare")
+def _tiny_twice(out):
     first = _run(TINY + ["--output_dir", str(out)])
     assert first.returncode == 0, first.stderr[-3000:]
     saved = json.loads((out / "comparison.json").read_text())
     second = _run(TINY + ["--output_dir", str(out)])
     assert second.returncode == 0, second.stderr[-3000:]
     return out, first, saved, second
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """The module's commands, started together: the tiny comparison run twice in turn, and a bad
+    flag (name -> Future)."""
+    return {"tiny": start(_tiny_twice, tmp_path_factory.mktemp("compare")),
+            "bad_flag": start(_run, ["--strategies", "head,sideways", "--output_dir", "/nonexistent/x"])}
+
+
+@pytest.fixture(scope="module")
+def tiny(started):
+    return started["tiny"].result()
 
 
 def test_tiny_run_writes_the_files_with_the_documented_schema(tiny):
@@ -202,8 +215,8 @@ def test_rerunning_the_same_comparison_reuses_the_finished_runs(tiny):
     assert again["runs"] == saved["runs"]
 
 
-def test_bad_flag_is_one_line_error():
-    out = _run(["--strategies", "head,sideways", "--output_dir", "/nonexistent/x"])
+def test_bad_flag_is_one_line_error(started):
+    out = started["bad_flag"].result()
     assert out.returncode == 2
     assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [
         "error: unknown strategy 'sideways' in --strategies; known: scratch, head, top, all, discriminative, "

@@ -16,6 +16,8 @@ import pytest
 from tlslim.compat import tf
 from tlslim.testing import checkpoints, datasets
 
+from _subprocess_runs import start
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FINETUNE = os.path.join(REPO, "scripts", "finetune.py")
 EVALUATE = os.path.join(REPO, "scripts", "evaluate.py")
@@ -49,6 +51,8 @@ def test_vgg16_release_checkpoint_on_cifar10(vgg):
     ckpt, cifar_dir, root = vgg
     command = ["--model", "vgg_16", "--checkpoint_path", ckpt, "--exclude", "vgg_16/fc8", "--dataset", "cifar10",
                "--dataset_dir", cifar_dir, "--image_size", "32", "--max_steps", "2"]
+    # The same command without --exclude stops before training with the restore advice (run beside).
+    no_exclude = start(_run, command[:4] + command[6:] + ["--train_dir", str(root / "no_exclude")], cwd=str(root))
     out = _run(command, cwd=str(root))
     assert out.returncode == 0, out.stderr[-3000:]
     train_dir = root / "runs" / "vgg_16-cifar10-head"
@@ -61,8 +65,7 @@ def test_vgg16_release_checkpoint_on_cifar10(vgg):
         np.testing.assert_array_equal(reader.get_tensor(name), release.get_tensor(name))
     assert "vgg_16/mean_rgb" not in reader.get_variable_to_shape_map()  # release extras are not restored
 
-    # The same command without --exclude stops before training with the restore advice.
-    out = _run(command[:4] + command[6:] + ["--train_dir", str(root / "no_exclude")], cwd=str(root))
+    out = no_exclude.result()
     assert out.returncode == 2
     errors = _error_lines(out)
     assert len(errors) == 1 and "vgg_16/fc8" in errors[0] and "--exclude" in errors[0], out.stderr[-2000:]
@@ -83,17 +86,51 @@ def _fake_repo(tmp_path, with_checkpoint):
     return str(scripts / "finetune.py")
 
 
-def test_no_flags_without_the_builtin_checkpoint_says_how_to_make_it(tmp_path):
-    out = _run([], cwd=str(tmp_path), script=_fake_repo(tmp_path, with_checkpoint=False))
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """The module's commands that stand alone, started together: name -> (Future of the
+    CompletedProcess, its directory)."""
+    runs = {}
+    no_checkpoint = tmp_path_factory.mktemp("no_checkpoint")
+    runs["no_flags"] = (start(_run, [], cwd=str(no_checkpoint),
+                              script=_fake_repo(no_checkpoint, with_checkpoint=False)), no_checkpoint)
+    with_checkpoint = tmp_path_factory.mktemp("with_checkpoint")
+    script = _fake_repo(with_checkpoint, with_checkpoint=True)
+    # Run from elsewhere: the default checkpoint's path comes from the script's.
+    runs["dry_defaults"] = (start(_run, ["--dry_run"], cwd=str(with_checkpoint), script=script), with_checkpoint)
+    runs["dry_learning_rate"] = (start(_run, ["--dry_run", "--learning_rate", "0.01"], cwd=str(with_checkpoint),
+                                       script=script), with_checkpoint)
+    runs["dry_slim_aliases"] = (start(_run, [
+        "--dry_run", "--model_name", "lenet", "--dataset_name", "cifar10", "--checkpoint_path", "x.ckpt",
+        "--checkpoint_exclude_scopes", "LeNet/fc4", "--max_number_of_steps", "7", "--learning_rate_decay_type",
+        "exponential", "--learning_rate_decay_factor", "0.7", "--log_every_n_steps", "3", "--train_image_size", "28",
+        "--preprocessing_name", "lenet", "--trainable_scopes", "LeNet/fc3,LeNet/fc4", "--weight_decay", "0.001",
+        "--optimizer", "adam"], script=FINETUNE), None)
+    runs["dry_vgg"] = (start(_run, ["--model", "vgg_16", "--dry_run"], script=FINETUNE), None)
+    nowhere = tmp_path_factory.mktemp("nowhere")
+    runs["evaluate_nowhere"] = (start(_run, ["--checkpoint_path", str(nowhere / "nowhere")], script=EVALUATE), nowhere)
+    augments = tmp_path_factory.mktemp("augments")
+    runs["augments"] = (start(_run, ["--max_steps", "1", "--train_subset", "1", "--eval_examples", "10", "--train_dir",
+                                     str(augments / "run")]), augments)
+    taken = tmp_path_factory.mktemp("cache_dir_is_a_file")
+    (taken / "taken").write_text("a file")
+    runs["cache_dir_is_a_file"] = (start(_run, ["--strategy", "head", "--cache_features", "--noaugment",
+                                                "--train_dir", str(taken / "run"), "--cache_dir",
+                                                str(taken / "taken" / "cache")]), taken)
+    return runs
+
+
+def test_no_flags_without_the_builtin_checkpoint_says_how_to_make_it(started):
+    out = started["no_flags"][0].result()
     assert out.returncode == 2
     errors = _error_lines(out)
     assert len(errors) == 1
     assert "checkpoints/cifarnet_synthetic" in errors[0] and "python scripts/pretrain.py" in errors[0]
 
 
-def test_defaults_and_slim_flag_aliases(tmp_path):
-    script = _fake_repo(tmp_path, with_checkpoint=True)
-    out = _run(["--dry_run"], cwd=str(tmp_path), script=script)  # run from elsewhere: path from the script
+def test_defaults_and_slim_flag_aliases(started):
+    out, tmp_path = started["dry_defaults"]
+    out = out.result()
     assert out.returncode == 0, out.stderr[-2000:]
     defaults = _printed(out)
     assert defaults["checkpoint_path"] == str(tmp_path / "repo" / "checkpoints" / "cifarnet_synthetic")
@@ -101,15 +138,10 @@ def test_defaults_and_slim_flag_aliases(tmp_path):
                                                                              "CifarNet/logits")
     assert (defaults["image_size"], defaults["strategy"]) == ("None", "None")  # net default; head via --exclude
     assert defaults["learning_rate"] == "0.001"  # the built-in example's rate; slim's 0.01 elsewhere
-    out = _run(["--dry_run", "--learning_rate", "0.01"], cwd=str(tmp_path), script=script)
+    out = started["dry_learning_rate"][0].result()
     assert _printed(out)["learning_rate"] == "0.01"
 
-    out = _run(["--dry_run", "--model_name", "lenet", "--dataset_name", "cifar10", "--checkpoint_path", "x.ckpt",
-                "--checkpoint_exclude_scopes", "LeNet/fc4", "--max_number_of_steps", "7",
-                "--learning_rate_decay_type", "exponential", "--learning_rate_decay_factor", "0.7",
-                "--log_every_n_steps", "3", "--train_image_size", "28", "--preprocessing_name", "lenet",
-                "--trainable_scopes", "LeNet/fc3,LeNet/fc4", "--weight_decay", "0.001", "--optimizer", "adam"],
-               script=FINETUNE)
+    out = started["dry_slim_aliases"][0].result()
     assert out.returncode == 0, out.stderr[-2000:]
     assert {k: v for k, v in _printed(out).items() if k in (
         "model", "dataset", "checkpoint_path", "exclude", "max_steps", "lr_decay", "decay_rate", "log_every_steps",
@@ -120,11 +152,11 @@ def test_defaults_and_slim_flag_aliases(tmp_path):
         "weight_decay": "0.001", "optimizer": "adam"}
     assert _printed(out)["learning_rate"] == "0.01"
 
-    out = _run(["--model", "vgg_16", "--dry_run"], script=FINETUNE)
+    out = started["dry_vgg"][0].result()
     assert out.returncode == 2 and "--model vgg_16 needs --checkpoint_path" in _error_lines(out)[0]
 
 
-def test_finetune_then_evaluate_a_train_dir(tmp_path):
+def test_finetune_then_evaluate_a_train_dir(tmp_path, started):
     train_dir = str(tmp_path / "run")
     out = _run(["--strategy", "scratch", "--train_subset", "1", "--max_steps", "1", "--eval_examples", "10",
                 "--batch_size", "4", "--train_dir", train_dir])
@@ -136,7 +168,7 @@ def test_finetune_then_evaluate_a_train_dir(tmp_path):
     line = out.stdout.strip().splitlines()[-1]
     assert line.startswith("cifarnet on synthetic/test (10 images): top-1 ") and f"top-1 {top1} " in line
 
-    out = _run(["--checkpoint_path", str(tmp_path / "nowhere")], script=EVALUATE)
+    out = started["evaluate_nowhere"][0].result()
     assert out.returncode == 2 and "--model and --dataset required" in _error_lines(out)[0]
 
 
@@ -158,6 +190,8 @@ def test_cached_head_on_the_main_command_resumes_and_evaluates_the_same(tmp_path
     events = [p for p in os.listdir(train_dir) if p.startswith("events.out.tfevents")]
     tags = {v.tag for e in tf.train.summary_iterator(str(train_dir / events[0])) for v in e.summary.value}
     assert {"loss", "accuracy", "learning_rate", "eval/top1", "eval/top5", "eval/loss"} <= tags
+    # --strategy all on this train_dir is refused before any work (run beside the next two).
+    strategy_all = start(_run, command[:1] + ["all"] + command[2:] + ["--max_steps", "9"])
 
     out = _run(["--checkpoint_path", str(train_dir), "--num_examples", "50"], script=EVALUATE)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -169,24 +203,22 @@ def test_cached_head_on_the_main_command_resumes_and_evaluates_the_same(tmp_path
     assert "read from the cache" in out.stderr and "extracting" not in out.stderr
     assert out.stdout.strip().splitlines()[-1].startswith("step 9: test top-1 ")
 
-    out = _run(command[:1] + ["all"] + command[2:] + ["--max_steps", "9"])
+    out = strategy_all.result()
     assert out.returncode == 2 and _error_lines(out) == [
         "error: --cache_features trains the head on features of a frozen base and needs --strategy head, got "
         "--strategy all; drop --cache_features or use --strategy head."]
 
 
-def test_head_run_that_augments_says_the_cache_would_skip_the_base(tmp_path):
-    out = _run(["--max_steps", "1", "--train_subset", "1", "--eval_examples", "10", "--train_dir",
-                str(tmp_path / "run")])
+def test_head_run_that_augments_says_the_cache_would_skip_the_base(started):
+    out = started["augments"][0].result()
     assert out.returncode == 0, out.stderr[-3000:]
     assert "--cache_features --noaugment would run the frozen base once per image" in out.stderr
     assert "cached features" not in out.stderr
 
 
-def test_cache_dir_that_is_a_file_is_a_one_line_error_before_work(tmp_path):
-    (tmp_path / "taken").write_text("a file")
-    out = _run(["--strategy", "head", "--cache_features", "--noaugment", "--train_dir", str(tmp_path / "run"),
-                "--cache_dir", str(tmp_path / "taken" / "cache")])
+def test_cache_dir_that_is_a_file_is_a_one_line_error_before_work(started):
+    out, tmp_path = started["cache_dir_is_a_file"]
+    out = out.result()
     assert out.returncode == 2 and _error_lines(out) == [
         f"error: --cache_dir {tmp_path / 'taken' / 'cache'} cannot be a directory: {tmp_path / 'taken'} is a file; "
         f"pass a directory path for cached features."], out.stderr[-2000:]

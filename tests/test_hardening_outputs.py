@@ -24,6 +24,8 @@ from tlslim.testing import checkpoints, datasets
 from tlslim.testing.cli import one_error_line, run_script, script_names, snapshot
 from tlslim.testing.http import serve_directory
 
+from _subprocess_runs import start
+
 NET = "mobilenet_v1_025"
 INFO = nets.get_info(NET)
 FILE = INFO.checkpoint_file                      # mobilenet_v1_0.25_224.ckpt
@@ -76,37 +78,53 @@ def _dest_with_a_good_checkpoint(files, tmp_path):
 
 # ---------------------------------------------------------------- downloads: verify, then swap
 
+@pytest.fixture(scope="module")
+def downloads(files, tmp_path_factory):
+    """The download commands that each run once, started together: name -> (Future of the
+    CompletedProcess, --dest or the working directory, a snapshot of --dest before the run)."""
+    runs = {}
+    for name in ("tar_corrupt", "tar_wrong_net", "corrupt", "tar_good_v1"):
+        dest = _dest_with_a_good_checkpoint(files, tmp_path_factory.mktemp(name))
+        runs[name] = (start(run_script, "download_checkpoint.py", NET, "--from", files[name], "--dest", dest), dest,
+                      snapshot(dest))
+    dest = tmp_path_factory.mktemp("wrong_net_fresh") / "fresh" / "dest"
+    runs["wrong_net_fresh"] = (start(run_script, "download_checkpoint.py", NET, "--from", files["tar_wrong_net"],
+                                     "--dest", dest), dest, None)
+    cwd = tmp_path_factory.mktemp("cifar_no_arguments")
+    runs["cifar_no_arguments"] = (start(run_script, "download_cifar10.py", "data", "--url", UNREACHABLE, cwd=cwd),
+                                  cwd, None)
+    return runs
+
+
 @pytest.mark.parametrize("bad,message", [
     ("tar_corrupt", "cannot read checkpoint"),
     ("tar_wrong_net", f"{FILE} in "),
 ])
-def test_a_bad_tarball_leaves_the_checkpoint_there_unchanged(files, tmp_path, bad, message):
-    dest = _dest_with_a_good_checkpoint(files, tmp_path)
-    before = snapshot(dest)
-    line = one_error_line(run_script("download_checkpoint.py", NET, "--from", files[bad], "--dest", dest))
+def test_a_bad_tarball_leaves_the_checkpoint_there_unchanged(downloads, bad, message):
+    proc, dest, before = downloads[bad]
+    line = one_error_line(proc.result())
     assert message in line and ".tlslim-tmp-" not in line  # names the tarball, not a vanished temporary
     assert snapshot(dest) == before  # byte for byte, and no temporaries left
 
 
-def test_the_wrong_net_in_a_tarball_is_named_as_the_tarballs(files, tmp_path):
-    dest = tmp_path / "fresh" / "dest"
-    line = one_error_line(run_script("download_checkpoint.py", NET, "--from", files["tar_wrong_net"], "--dest", dest))
+def test_the_wrong_net_in_a_tarball_is_named_as_the_tarballs(files, downloads):
+    proc, dest, _ = downloads["wrong_net_fresh"]
+    line = one_error_line(proc.result())
     assert line.startswith(f"error: {FILE} in {files['tar_wrong_net']} is not a checkpoint of {NET}: ")
     assert "it looks like a cifarnet checkpoint" in line
-    assert not (tmp_path / "fresh").exists()  # the directories made for it are gone again
+    assert not dest.parent.exists()  # the directories made for it are gone again
 
 
-def test_a_corrupt_checkpoint_file_is_refused_before_anything_is_copied(files, tmp_path):
-    dest = _dest_with_a_good_checkpoint(files, tmp_path)
-    before = snapshot(dest)
-    line = one_error_line(run_script("download_checkpoint.py", NET, "--from", files["corrupt"], "--dest", dest))
+def test_a_corrupt_checkpoint_file_is_refused_before_anything_is_copied(files, downloads):
+    proc, dest, before = downloads["corrupt"]
+    line = one_error_line(proc.result())
     assert "cannot read checkpoint" in line and files["corrupt"] in line
     assert snapshot(dest) == before
 
 
-def test_a_good_tarball_replaces_the_checkpoint_once_verified(files, tmp_path):
-    dest = _dest_with_a_good_checkpoint(files, tmp_path)
-    proc = run_script("download_checkpoint.py", NET, "--from", files["tar_good_v1"], "--dest", dest)
+def test_a_good_tarball_replaces_the_checkpoint_once_verified(downloads):
+    proc, dest, _ = downloads["tar_good_v1"]
+    proc = proc.result()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"{NET}: {dest / FILE} verified" in proc.stdout
     assert _seed_of(str(dest / FILE)) == 1
@@ -169,10 +187,11 @@ def test_a_bad_cifar10_tarball_leaves_the_dataset_there_unchanged(tmp_path):
     assert sorted(snapshot(dest)) == sorted(before)  # the same files, new bytes, no temporaries
 
 
-def test_download_cifar10_takes_no_arguments(tmp_path):
-    assert one_error_line(run_script("download_cifar10.py", "data", "--url", UNREACHABLE, cwd=tmp_path)) == (
+def test_download_cifar10_takes_no_arguments(downloads):
+    proc, cwd, _ = downloads["cifar_no_arguments"]
+    assert one_error_line(proc.result()) == (
         "error: unexpected arguments data; all options are --flags (see --helpshort).")
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(cwd) == []
 
 
 # ---------------------------------------------------------------- tlslim.paths: the swap itself
@@ -249,21 +268,20 @@ def test_replacing_keeps_the_old_file_whole_until_the_new_one_is_written(tmp_pat
 
 # ---------------------------------------------------------------- output paths checked before any work
 
-@pytest.fixture
-def spots(tmp_path):
+def _spots(directory):
     """A file, a directory and a directory this process cannot write in (a read-only one of ours;
-    as root, who may write anywhere, /proc/sys)."""
-    (tmp_path / "a_file").write_text("x")
-    (tmp_path / "a_dir.ckpt").mkdir()
-    readonly = tmp_path / "readonly"
+    as root, who may write anywhere, /proc/sys) in `directory`; None when no directory here is
+    read-only for this user."""
+    (directory / "a_file").write_text("x")
+    (directory / "a_dir.ckpt").mkdir()
+    readonly = directory / "readonly"
     readonly.mkdir()
     readonly.chmod(0o555)
     if os.access(readonly, os.W_OK):
         readonly = "/proc/sys"
         if not os.path.isdir(readonly) or os.access(readonly, os.W_OK):
-            pytest.skip("no directory here is read-only for this user")
-    yield {"file": str(tmp_path / "a_file"), "dir": str(tmp_path / "a_dir.ckpt"), "ro": str(readonly)}
-    os.chmod(tmp_path / "readonly", 0o755)
+            return None
+    return {"file": str(directory / "a_file"), "dir": str(directory / "a_dir.ckpt"), "ro": str(readonly)}
 
 
 def _is_a_file(flag, path, blocker, what):
@@ -334,28 +352,61 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def bad_outputs(tmp_path_factory):
+    """Every CASES command, started together, each in a directory of its own holding its spots:
+    case -> (Future of the CompletedProcess, the directory, its spots, a snapshot of it before)."""
+    runs = {}
+    for case, (args, _) in CASES.items():
+        directory = tmp_path_factory.mktemp(case)
+        spots = _spots(directory)
+        if spots is None:
+            runs[case] = (None, directory, None, None)
+            continue
+        before = snapshot(directory)
+        runs[case] = (start(run_script, *[a.format(**spots) for a in args], cwd=directory), directory, spots, before)
+    yield runs
+    for _, directory, _, _ in runs.values():
+        os.chmod(directory / "readonly", 0o755)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_a_bad_output_path_is_one_line_before_any_work(case, spots, tmp_path):
-    args, expected = CASES[case]
-    before = snapshot(tmp_path)
-    proc = run_script(*[a.format(**spots) for a in args], cwd=tmp_path)
-    assert one_error_line(proc) == expected.format(**spots)
-    assert snapshot(tmp_path) == before  # nothing made: no runs/, no output directory, no download
+def test_a_bad_output_path_is_one_line_before_any_work(case, bad_outputs):
+    proc, directory, spots, before = bad_outputs[case]
+    if proc is None:
+        pytest.skip("no directory here is read-only for this user")
+    assert one_error_line(proc.result()) == CASES[case][1].format(**spots)
+    assert snapshot(directory) == before  # nothing made: no runs/, no output directory, no download
 
 
 # ---------------------------------------------------------------- help and shared spellings
 
+HELP_SPELLINGS = ["--help", "--helpshort", "--helpfull", "-?"]
+
+
+@pytest.fixture(scope="module")
+def helps(tmp_path_factory):
+    """Every script with -h and evaluate.py with each help flag, started together, each in an empty
+    directory of its own: (script, flag) -> (Future of the CompletedProcess, the directory)."""
+    runs = {}
+    for script, flag in [(script, "-h") for script in script_names()] + [("evaluate.py", s) for s in HELP_SPELLINGS]:
+        cwd = tmp_path_factory.mktemp("help")
+        runs[script, flag] = (start(run_script, script, flag, cwd=cwd), cwd)
+    return runs
+
+
 @pytest.mark.parametrize("script", script_names())
-def test_dash_h_prints_the_scripts_help_and_exits_0(script, tmp_path):
-    proc = run_script(script, "-h", cwd=tmp_path)
+def test_dash_h_prints_the_scripts_help_and_exits_0(script, helps):
+    proc, cwd = helps[script, "-h"]
+    proc = proc.result()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert os.path.join("scripts", script) + ":" in proc.stdout  # its own flags, under its path
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(cwd) == []
 
 
-@pytest.mark.parametrize("spelling", ["--help", "--helpshort", "--helpfull", "-?"])
-def test_every_help_flag_exits_0(spelling, tmp_path):
-    proc = run_script("evaluate.py", spelling, cwd=tmp_path)
+@pytest.mark.parametrize("spelling", HELP_SPELLINGS)
+def test_every_help_flag_exits_0(spelling, helps):
+    proc = helps["evaluate.py", spelling][0].result()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "--eval_examples: Evaluate the first N images only." in proc.stdout
 
@@ -363,7 +414,12 @@ def test_every_help_flag_exits_0(spelling, tmp_path):
 def test_evaluate_takes_eval_examples_as_finetune_does_and_slims_num_examples(tmp_path):
     ckpt = checkpoints.write_net_checkpoint("cifarnet", str(tmp_path / "cifarnet.ckpt"))
     common = ["--checkpoint_path", ckpt, "--model", "cifarnet", "--dataset", "synthetic", "--device", "cpu"]
+    runs = []
     for spelling in ("--eval_examples", "--num_examples"):
-        proc = run_script("evaluate.py", *common, spelling, 7, "--eval_batch_size", 4, cwd=tmp_path)
+        (tmp_path / spelling).mkdir()
+        runs.append(start(run_script, "evaluate.py", *common, spelling, 7, "--eval_batch_size", 4,
+                          cwd=tmp_path / spelling))
+    for run in runs:
+        proc = run.result()
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert proc.stdout.startswith("cifarnet on synthetic/test (7 images): top-1 "), proc.stdout

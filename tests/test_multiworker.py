@@ -17,6 +17,8 @@ from tlslim import train
 from tlslim.errors import TlslimError
 from tlslim.train import cluster
 
+from _subprocess_runs import run, start
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FINETUNE = os.path.join(ROOT, "scripts", "finetune.py")
 EVALUATE = os.path.join(ROOT, "scripts", "evaluate.py")
@@ -211,12 +213,25 @@ def test_chief_killed_and_restarted_rejoins_from_tf_config(processes, tmp_path):
     assert (record["workers"], record["parameter_servers"]) == (2, 1)
 
 
-def test_unreachable_parameter_server_is_one_line(tmp_path):
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """The two commands refused before any work, started together: name -> (Future of the
+    CompletedProcess, its working directory, the parameter server port it names)."""
     ps, w0 = free_ports(2)
-    proc = subprocess.run([sys.executable, FINETUNE, "--ps_hosts", f"127.0.0.1:{ps}", "--worker_hosts",
-                           f"127.0.0.1:{w0}", "--cluster_timeout", "1", "--train_dir", str(tmp_path / "run")],
-                          capture_output=True, text=True, cwd=str(tmp_path), timeout=300,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    unreachable = tmp_path_factory.mktemp("unreachable")
+    bad_flag = tmp_path_factory.mktemp("bad_flag")
+    return {
+        "unreachable": (start(run, [FINETUNE, "--ps_hosts", f"127.0.0.1:{ps}", "--worker_hosts", f"127.0.0.1:{w0}",
+                                    "--cluster_timeout", "1", "--train_dir", unreachable / "run"], cwd=unreachable,
+                              timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")), unreachable, ps),
+        "bad_flag": (start(run, [FINETUNE, "--ps_hosts", "127.0.0.1:1", "--worker_hosts", "127.0.0.1:2", "--task", "3"],
+                           cwd=bad_flag, timeout=300), bad_flag, None),
+    }
+
+
+def test_unreachable_parameter_server_is_one_line(refused):
+    proc, tmp_path, ps = refused["unreachable"]
+    proc = proc.result()
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: cannot reach ps 0 at 127.0.0.1:{ps} after 1 s (Connection refused); start it (the same "
@@ -225,9 +240,9 @@ def test_unreachable_parameter_server_is_one_line(tmp_path):
     assert not os.path.exists(tmp_path / "run")
 
 
-def test_bad_cluster_flag_is_one_line_before_work(tmp_path):
-    proc = subprocess.run([sys.executable, FINETUNE, "--ps_hosts", "127.0.0.1:1", "--worker_hosts", "127.0.0.1:2",
-                           "--task", "3"], capture_output=True, text=True, cwd=str(tmp_path), timeout=300)
+def test_bad_cluster_flag_is_one_line_before_work(refused):
+    proc, tmp_path, _ = refused["bad_flag"]
+    proc = proc.result()
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: --task 3 is not a task of --job_name worker: --worker_hosts has 1 address (tasks 0 to 0).")

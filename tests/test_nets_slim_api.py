@@ -20,6 +20,8 @@ from tlslim.errors import TlslimError
 from tlslim.layers import batch_norm
 from tlslim.nets import alexnet, cifarnet, inception_v1, lenet, resnet_utils, resnet_v1, resnet_v2, vgg
 
+from _subprocess_runs import start
+
 # tf_slim 1.1.0 ships a test file for each of these nets; tlslim has them all.
 TF_SLIM_TESTS = ("alexnet", "inception_v1", "inception_v2", "inception_v3", "overfeat", "resnet_v1", "resnet_v2",
                  "vgg")
@@ -33,32 +35,48 @@ def _tf_slim_source(module):
         return f.read()
 
 
+# Two groups of about equal run time, one pytest process each, run side by side.
+GROUPS = (("inception_v3", "resnet_v1", "alexnet", "overfeat"), ("inception_v2", "inception_v1", "resnet_v2", "vgg"))
+
+
+def _run_group(folder, modules):
+    report = folder / "results.xml"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}"]
+                         + [f"tf_slim_{module}_test.py" for module in modules],
+                         cwd=folder, capture_output=True, text=True, timeout=1800)
+    output = run.stdout[-4000:] + run.stderr[-2000:]
+    assert report.exists(), output
+    return ElementTree.parse(report).getroot(), output
+
+
 @pytest.fixture(scope="module")
 def tf_slim_results(tmp_path_factory):
     """Every file of TF_SLIM_TESTS, read from the installed tf_slim with only the lines importing the
-    modules under test changed to tlslim's, run in one pytest subprocess (one TensorFlow start-up)
-    -> ({file stem: [Case]}, the run's output)."""
-    folder = tmp_path_factory.mktemp("tf_slim_tests")
-    for module in TF_SLIM_TESTS:
-        source = _tf_slim_source(module)
-        # The ResNet tests also build blocks with resnet_utils, which is under test with them.
-        for under_test in (module, "resnet_utils") if module.startswith("resnet") else (module,):
-            line = f"from tf_slim.nets import {under_test}\n"
-            assert source.count(line) == 1, (module, line)
-            source = source.replace(line, f"from tlslim.nets import {under_test}\n")
-        (folder / f"tf_slim_{module}_test.py").write_text(source, encoding="utf-8")
-    report = folder / "results.xml"
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
-                          str(folder)], cwd=folder, capture_output=True, text=True, timeout=1800)
-    output = run.stdout[-4000:] + run.stderr[-2000:]
-    assert report.exists(), output
-    results = collections.defaultdict(list)
-    for case in ElementTree.parse(report).getroot().iter("testcase"):
-        outcome = [child for child in case if child.tag in ("failure", "error", "skipped")]
-        results[case.get("classname").split(".")[0]].append(Case(
-            case.get("name"), outcome[0].tag if outcome else "passed",
-            outcome[0].get("message", "") if outcome else ""))
-    return results, output
+    modules under test changed to tlslim's, run by pytest in subprocesses -> ({file stem: [Case]},
+    the runs' output)."""
+    assert sorted(sum(GROUPS, ())) == sorted(TF_SLIM_TESTS)
+    runs = []
+    for modules in GROUPS:
+        folder = tmp_path_factory.mktemp("tf_slim_tests")
+        for module in modules:
+            source = _tf_slim_source(module)
+            # The ResNet tests also build blocks with resnet_utils, which is under test with them.
+            for under_test in (module, "resnet_utils") if module.startswith("resnet") else (module,):
+                line = f"from tf_slim.nets import {under_test}\n"
+                assert source.count(line) == 1, (module, line)
+                source = source.replace(line, f"from tlslim.nets import {under_test}\n")
+            (folder / f"tf_slim_{module}_test.py").write_text(source, encoding="utf-8")
+        runs.append(start(_run_group, folder, modules))
+    results, outputs = collections.defaultdict(list), []
+    for future in runs:
+        root, output = future.result()
+        outputs.append(output)
+        for case in root.iter("testcase"):
+            outcome = [child for child in case if child.tag in ("failure", "error", "skipped")]
+            results[case.get("classname").split(".")[0]].append(Case(
+                case.get("name"), outcome[0].tag if outcome else "passed",
+                outcome[0].get("message", "") if outcome else ""))
+    return results, "\n".join(outputs)
 
 
 @pytest.mark.parametrize("module", TF_SLIM_TESTS)

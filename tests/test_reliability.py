@@ -5,12 +5,10 @@ Bad inputs already covered elsewhere (not repeated here): the download and inspe
 missing/truncated/other-net checkpoints (test_checkpoint_scripts.py), a head that does not fit
 the dataset without --exclude and --model without --checkpoint_path (test_finetune_cli.py),
 SIGKILL, Ctrl-C and NaN loss (test_train_resume.py), the data loaders' messages in-process
-(test_data_*.py). Every subprocess here stops before training; they run two at a time.
+(test_data_*.py). Every subprocess here stops before training; they run side by side.
 All checkpoints and datasets are SYNTHETIC (tlslim.testing).
 """
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -18,6 +16,8 @@ from tlslim import train
 from tlslim.compat import tf
 from tlslim.errors import TlslimError
 from tlslim.testing import checkpoints, datasets
+
+from _subprocess_runs import run, start
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FINETUNE = os.path.join(REPO, "scripts", "finetune.py")
@@ -108,27 +108,24 @@ def _cases(m):
 
 @pytest.fixture(scope="module")
 def runs(inputs):
-    """Run every case (two processes at a time); name -> (CompletedProcess, listing before, after)."""
+    """Run every case (side by side); name -> (CompletedProcess, listing before, after)."""
     cases = _cases(inputs)
     assert tuple(cases) == NAMES
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    results, names = {}, list(cases)
-    for i in range(0, len(names), 2):
-        batch = names[i:i + 2]
-        # Each its own working directory: two runs on one default train_dir would meet its lock.
-        for n in batch:
-            (inputs["root"] / f"cwd_{n}").mkdir()
-        before = {n: _listing(inputs["root"]) for n in batch}
-        procs = {n: subprocess.Popen([sys.executable, FINETUNE, *map(str, cases[n][0])],
-                                     cwd=str(inputs["root"] / f"cwd_{n}"), env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in batch}
-        for n, proc in procs.items():
-            stdout, stderr = proc.communicate(timeout=600)
-            results[n] = (subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), before[n])
-        after = _listing(inputs["root"])
-        for n in batch:
-            results[n] = results[n] + (after,)
-    return results
+    root = inputs["root"]
+    # Each its own working directory: two runs on one default train_dir would meet its lock.
+    for n in NAMES:
+        (root / f"cwd_{n}").mkdir()
+    before = _listing(root)
+    procs = {n: start(run, [FINETUNE, *cases[n][0]], cwd=root / f"cwd_{n}", env=env) for n in NAMES}
+    results = {n: proc.result() for n, proc in procs.items()}
+    after = _listing(root)
+
+    def seen_by(n, listing):
+        """What case `n` may have written: all but the other cases' working directories."""
+        others = {f"cwd_{m}" for m in NAMES if m != n}
+        return {p for p in listing if p.split(os.sep)[0] not in others}
+    return {n: (results[n], seen_by(n, before), seen_by(n, after)) for n in NAMES}
 
 
 @pytest.mark.parametrize("name", NAMES)

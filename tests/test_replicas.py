@@ -4,8 +4,6 @@ processes: the CPU must be split into logical devices before TensorFlow starts i
 The checkpoints are SYNTHETIC (release names and shapes, random values)."""
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -13,12 +11,13 @@ import pytest
 from tlslim import train
 from tlslim.errors import TlslimError
 
+from _subprocess_runs import run, start
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Two runs from the same release weights at the same global batch, one device and two replicas,
 # of a net without dropout or batch norm (cifarnet with its dropout kept at 1) and with weight
-# decay; then the two-replica run resumed on one device; then resnet_v1_50 (batch norm) on two
-# replicas. Prints a JSON summary.
+# decay; then the two-replica run resumed on one device. Prints a JSON summary.
 SCRIPT = textwrap.dedent("""
     import dataclasses, functools, json, sys
     import tensorflow as tf2
@@ -42,6 +41,16 @@ SCRIPT = textwrap.dedent("""
                   "layout": sorted((k, list(v)) for k, v in reader.get_variable_to_shape_map().items())}
     resumed = train.train(train.TrainConfig(**dict(base, max_steps=7), train_dir=f"{work}/run2"))
     out["resumed"] = {"step": resumed["step"], "losses": [loss for _, loss in resumed["losses"]]}
+    print("RESULT " + json.dumps(out))
+""")
+
+# resnet_v1_50 (batch norm) on two replicas, in a process of its own (it runs beside SCRIPT's).
+RESNET_SCRIPT = textwrap.dedent("""
+    import json, sys
+    from tlslim import train
+    from tlslim.testing import checkpoints
+    work = sys.argv[1]
+    out = {}
     resnet = checkpoints.write_net_checkpoint("resnet_v1_50", work + "/resnet_v1_50.ckpt")
     result = train.train(train.TrainConfig(model="resnet_v1_50", checkpoint_path=resnet, exclude="auto",
                                            strategy="all", dataset="synthetic", image_size=32, train_subset=4,
@@ -52,21 +61,40 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    work = tmp_path_factory.mktemp("replicas")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(work)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900)
+def _result(proc):
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):]), proc.stderr
+    return json.loads(line[len("RESULT "):])
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """Every process of the module, started together: name -> (Future of the CompletedProcess,
+    its working directory)."""
+    work = {name: tmp_path_factory.mktemp(name) for name in ("replicas", "resnet", "no_gpus", "user")}
+    finetune = os.path.join(ROOT, "scripts", "finetune.py")
+    commands = {
+        "replicas": (["-c", SCRIPT, work["replicas"]], ROOT, 900),
+        "resnet": (["-c", RESNET_SCRIPT, work["resnet"]], ROOT, 900),
+        "no_gpus": ([finetune, "--num_clones", "2", "--strategy", "scratch", "--train_dir", work["no_gpus"] / "run"],
+                    work["no_gpus"], 300),
+        "user": ([finetune, "--num_clones", "2", "--clone_on_cpu", "--strategy", "scratch", "--max_steps", "2",
+                  "--eval_examples", "50", "--train_dir", work["user"] / "run"], work["user"], 300),
+    }
+    return {name: (start(run, args, cwd=cwd, timeout=timeout), work[name])
+            for name, (args, cwd, timeout) in commands.items()}
+
+
+@pytest.fixture(scope="module")
+def runs(started):
+    return _result(started["replicas"][0].result())
 
 
 def test_two_replicas_follow_the_one_device_loss(runs):
     """Same weights, same global batch of 16 (8 per replica), no dropout or batch norm: the mean of
     the replicas' gradients is the one-device gradient, weight decay included, so the losses agree
     to float32 rounding (sums taken in another order: 1e-5 relative over 5 steps)."""
-    out, _ = runs
+    out = runs
     two, one = out["2"], out["1"]
     assert two["step"] == one["step"] == 5
     assert two["losses"] == pytest.approx(one["losses"], rel=1e-5)
@@ -74,18 +102,18 @@ def test_two_replicas_follow_the_one_device_loss(runs):
 
 
 def test_replicas_are_recorded_and_the_checkpoint_has_the_one_device_layout(runs):
-    out, _ = runs
+    out = runs
     assert out["2"]["record"]["replicas"] == 2 and out["1"]["record"]["replicas"] == 1
     assert out["2"]["layout"] == out["1"]["layout"]
 
 
 def test_a_replicated_run_resumes_on_one_device(runs):
-    out, _ = runs
+    out = runs
     assert out["resumed"]["step"] == 7 and len(out["resumed"]["losses"]) == 2
 
 
-def test_resnet_with_batch_norm_on_two_replicas(runs):
-    out, _ = runs
+def test_resnet_with_batch_norm_on_two_replicas(started):
+    out = _result(started["resnet"][0].result())
     assert out["resnet"]["step"] == 3 and out["resnet"]["loss"] == pytest.approx(out["resnet"]["loss"])
     assert 0.0 <= out["resnet"]["top1"] <= 1.0
 
@@ -97,24 +125,21 @@ def test_replica_settings_are_checked_before_any_work():
         train.check_config(train.TrainConfig(num_clones=0))
 
 
-def test_replicas_without_gpus_need_clone_on_cpu(tmp_path):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "finetune.py"), "--num_clones", "2",
-                           "--strategy", "scratch", "--train_dir", str(tmp_path / "run")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+def test_replicas_without_gpus_need_clone_on_cpu(started):
+    proc, cwd = started["no_gpus"]
+    proc = proc.result()
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: --num_clones 2 needs 2 GPUs and TensorFlow sees 0; use --num_clones 1, or --clone_on_cpu to run "
         "the replicas on the CPU.")
-    assert not (tmp_path / "run").exists()
+    assert not (cwd / "run").exists()
 
 
-def test_the_command_a_user_types(tmp_path):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "finetune.py"), "--num_clones", "2",
-                           "--clone_on_cpu", "--strategy", "scratch", "--max_steps", "2", "--eval_examples", "50",
-                           "--train_dir", str(tmp_path / "run")], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
+def test_the_command_a_user_types(started):
+    proc, cwd = started["user"]
+    proc = proc.result()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "model cifarnet on 2 replicas: /device:CPU:0, /device:CPU:1" in proc.stderr
     assert "eval at step 2 (2 replicas)" in proc.stderr
     assert proc.stdout.startswith("step 2: test top-1 ")
-    assert json.load(open(tmp_path / "run" / train.RUN_FILE))["replicas"] == 2
+    assert json.load(open(cwd / "run" / train.RUN_FILE))["replicas"] == 2

@@ -16,6 +16,8 @@ from tlslim.compat import tf
 from tlslim.testing.cli import one_error_line, run_script, snapshot
 from tlslim.train import evaluation
 
+from _subprocess_runs import start
+
 # A made-up 5-class split of 12 examples. For each: true class, then the classes from most to least
 # likely (the first is the prediction), then how peaked the logits are (scale of 5, 4, 3, 2, 1).
 CAT, DOG, BIRD, FISH, FROG = range(5)
@@ -193,8 +195,24 @@ def test_finetune_then_evaluate_report(tmp_path):
     proc = run_script("finetune.py", "--max_steps", 20, "--train_dir", train_dir, "--eval_examples", 200,
                       cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # The report, and beside it two bad --report paths in a directory of their own: one line
+    # naming --report, before any work (even the missing checkpoint is not looked at), and nothing
+    # written there or in the train_dir.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "a_file").write_text("x")
+    before = snapshot(elsewhere), snapshot(train_dir)
+    bad_runs = [(bad, start(run_script, "evaluate.py", "--checkpoint_path", checkpoint, "--report", bad,
+                            cwd=elsewhere))
+                for checkpoint, bad in ((train_dir, elsewhere / "a_file"),
+                                        (elsewhere / "nowhere", elsewhere / "a_file" / "R"))]
     proc = run_script("evaluate.py", "--checkpoint_path", train_dir, "--report", report_dir, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    for bad, run in bad_runs:
+        assert one_error_line(run.result()) == (f"error: --report {bad} cannot be a directory: "
+                                                f"{elsewhere / 'a_file'} is a file; pass a directory path for the "
+                                                f"evaluation report.")
+    assert (snapshot(elsewhere), snapshot(train_dir)) == before
     line = proc.stdout.strip().splitlines()[-1]
     assert line.startswith("cifarnet on synthetic/test (1000 images): top-1 "), line
     printed = dict(zip(*[iter(line.split(": ", 1)[1].replace("macro ", "macro_").split())] * 2))
@@ -222,16 +240,6 @@ def test_finetune_then_evaluate_report(tmp_path):
     md = (report_dir / "report.md").read_text()
     assert "| **macro average** |" in md and all(f"]({n})" in md for n in names if n.endswith(".png"))
 
-    # A file where the report directory should be: one line naming --report, before any work
-    # (even the missing checkpoint is not looked at), and nothing written.
-    (tmp_path / "a_file").write_text("x")
-    before = snapshot(tmp_path)
-    for checkpoint, bad in ((train_dir, tmp_path / "a_file"), (tmp_path / "nowhere", tmp_path / "a_file" / "R")):
-        proc = run_script("evaluate.py", "--checkpoint_path", checkpoint, "--report", bad, cwd=tmp_path)
-        assert one_error_line(proc) == (f"error: --report {bad} cannot be a directory: {tmp_path / 'a_file'} is a "
-                                        f"file; pass a directory path for the evaluation report.")
-    assert snapshot(tmp_path) == before
-
 
 def test_slims_eval_flags(tmp_path):
     """eval_image_classifier.py's spellings: --dataset_split_name, --eval_image_size and
@@ -239,14 +247,15 @@ def test_slims_eval_flags(tmp_path):
     run = str(tmp_path / "run")
     train.train(train.TrainConfig(model="cifarnet", strategy="scratch", dataset="synthetic", train_subset=2,
                                   batch_size=4, max_steps=1, eval_examples=4, train_dir=run))
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "evaluate.py")
+    proc = start(subprocess.run, [sys.executable, script, "--checkpoint_path", run, "--dataset_split_name", "train",
+                                  "--eval_image_size", "32", "--max_num_batches", "2", "--batch_size", "5"],
+                 capture_output=True, text=True, timeout=300)  # while the library evaluates in this process
     metrics, used = train.evaluate_run(train.EvalConfig(checkpoint_path=run, max_num_batches=3, batch_size=7))
     assert metrics["count"] == 21 and used.eval_examples == 21
     metrics, _ = train.evaluate_run(train.EvalConfig(checkpoint_path=run, max_num_batches=3, batch_size=7,
                                                      eval_examples=10))
     assert metrics["count"] == 10
-    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "evaluate.py")
-    proc = subprocess.run([sys.executable, script, "--checkpoint_path", run,
-                           "--dataset_split_name", "train", "--eval_image_size", "32", "--max_num_batches", "2",
-                           "--batch_size", "5"], capture_output=True, text=True, timeout=300)
+    proc = proc.result()
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "synthetic/train (10 images)" in proc.stdout, proc.stdout

@@ -60,9 +60,12 @@ def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
     lock is taken over and the run resumes."""
     train_dir = tmp_path / "run"
     proc = subprocess.Popen(_command(train_dir, 100000, 3), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock = train_dir / "tlslim.lock"
     try:
-        _wait(proc, lambda: (_latest_step(train_dir) or 0) >= 6, "the second checkpoint")
+        # The second run starts once the first holds the train_dir; it is refused while the first trains on.
+        _wait(proc, lambda: lock.exists() and lock.stat().st_size > 0, "the first run's lock")
         second = subprocess.run(_command(train_dir, 100000, 3), capture_output=True, text=True, timeout=300)
+        _wait(proc, lambda: (_latest_step(train_dir) or 0) >= 6, "the second checkpoint")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
